@@ -1,0 +1,40 @@
+"""The ``edgefer`` command. Each command parses its options into a config dataclass and
+calls the library function that takes it; nothing else happens here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from ..errors import EdgeferError
+
+app = typer.Typer(
+    name="edgefer",
+    help="Facial-emotion recognition with EfficientNet, from training to int8 on the edge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+from . import evaluate_cmd, train_cmd  # noqa: E402,F401  (register commands)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("absl", "tensorflow", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; usage errors exit 2 (click's convention), input errors exit 2 with one line."""
+    _setup_logging()
+    try:
+        app(args=argv, prog_name="edgefer")
+    except EdgeferError as exc:
+        print(f"edgefer: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

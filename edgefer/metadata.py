@@ -1,0 +1,154 @@
+"""The record every exported model carries: labels, input spec, output kind, provenance.
+
+It is stored as JSON in the TFLite flatbuffer's own ``metadata`` table under the
+name ``edgefer``, so a ``.tflite`` file is self-describing and the runtime needs
+nothing but the file. Reading is done here with a tiny flatbuffer walker, so it
+works with any interpreter backend (LiteRT, tflite-runtime) and without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import ModelError
+from .labels import LABELS
+from .preprocessing import PreprocessSpec
+
+METADATA_NAME = "edgefer"
+FORMAT_VERSION = 1
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+@dataclass
+class ModelInfo:
+    labels: tuple[str, ...] = LABELS
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
+    # "logits": the runtime applies softmax(logits / temperature);
+    # "probabilities": the model ends in a softmax already.
+    output: str = "logits"
+    temperature: float = 1.0
+    edgefer_version: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = tuple(self.labels)
+        if self.output not in ("logits", "probabilities"):
+            raise ModelError(f"model output must be 'logits' or 'probabilities', got {self.output!r}")
+        if not self.temperature > 0:
+            raise ModelError(f"temperature must be positive, got {self.temperature}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        data["preprocess"] = self.preprocess.to_dict()
+        data["format_version"] = FORMAT_VERSION
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelInfo":
+        data = dict(data)
+        version = data.pop("format_version", FORMAT_VERSION)
+        if version > FORMAT_VERSION:
+            raise ModelError(
+                f"model metadata format {version} is newer than this edgefer understands "
+                f"({FORMAT_VERSION}); upgrade edgefer"
+            )
+        data["preprocess"] = PreprocessSpec.from_dict(data.get("preprocess", {}))
+        return cls(**data)
+
+
+# --- minimal flatbuffer reader for the TFLite schema -------------------------------
+# Only what is needed to find Model.metadata[name].buffer -> Model.buffers[i].data.
+
+_MODEL_BUFFERS, _MODEL_METADATA = 4, 6
+_METADATA_NAME, _METADATA_BUFFER = 0, 1
+_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
+
+
+class _Table:
+    def __init__(self, buf: bytes, pos: int) -> None:
+        self.buf, self.pos = buf, pos
+        self.vtable = pos - struct.unpack_from("<i", buf, pos)[0]
+        self.vtable_size = struct.unpack_from("<H", buf, self.vtable)[0]
+
+    def _field(self, index: int) -> int:
+        entry = 4 + 2 * index
+        if entry >= self.vtable_size:
+            return 0
+        return struct.unpack_from("<H", self.buf, self.vtable + entry)[0]
+
+    def _indirect(self, index: int) -> int | None:
+        off = self._field(index)
+        if not off:
+            return None
+        at = self.pos + off
+        return at + struct.unpack_from("<I", self.buf, at)[0]
+
+    def scalar(self, index: int, fmt: str, default: int = 0) -> int:
+        off = self._field(index)
+        return struct.unpack_from(fmt, self.buf, self.pos + off)[0] if off else default
+
+    def bytes_vector(self, index: int) -> bytes | None:
+        vec = self._indirect(index)
+        if vec is None:
+            return None
+        n = struct.unpack_from("<I", self.buf, vec)[0]
+        return bytes(self.buf[vec + 4 : vec + 4 + n])
+
+    def tables(self, index: int) -> list["_Table"]:
+        vec = self._indirect(index)
+        if vec is None:
+            return []
+        n = struct.unpack_from("<I", self.buf, vec)[0]
+        out = []
+        for i in range(n):
+            at = vec + 4 + 4 * i
+            out.append(_Table(self.buf, at + struct.unpack_from("<I", self.buf, at)[0]))
+        return out
+
+
+def check_tflite_bytes(data: bytes, name: str = "model") -> None:
+    """Refuse anything that is not a TFLite flatbuffer before an interpreter sees it."""
+    if len(data) < 16 or data[4:8] != TFLITE_IDENTIFIER:
+        raise ModelError(f"{name}: not a TFLite model (flatbuffer identifier 'TFL3' missing)")
+    root = struct.unpack_from("<I", data, 0)[0]
+    if root + 4 > len(data):
+        raise ModelError(f"{name}: truncated or corrupt TFLite model")
+
+
+def read_metadata_entries(data: bytes, name: str = "model") -> dict[str, bytes]:
+    """All entries of the TFLite ``metadata`` table, name -> raw bytes."""
+    check_tflite_bytes(data, name)
+    try:
+        model = _Table(data, struct.unpack_from("<I", data, 0)[0])
+        buffers = model.tables(_MODEL_BUFFERS)
+        entries: dict[str, bytes] = {}
+        for meta in model.tables(_MODEL_METADATA):
+            key = (meta.bytes_vector(_METADATA_NAME) or b"").decode("utf-8", "replace")
+            buffer = buffers[meta.scalar(_METADATA_BUFFER, "<I")]
+            payload = buffer.bytes_vector(_BUFFER_DATA)
+            offset = buffer.scalar(_BUFFER_OFFSET, "<Q")
+            if not payload and offset > 1:
+                # Models over 2 GB keep buffers after the flatbuffer.
+                payload = data[offset : offset + buffer.scalar(_BUFFER_SIZE, "<Q")]
+            entries[key] = payload or b""
+        return entries
+    except (struct.error, IndexError) as exc:
+        raise ModelError(f"{name}: truncated or corrupt TFLite model ({exc})") from None
+
+
+def read_model_info(data: bytes, name: str = "model") -> ModelInfo | None:
+    """The embedded edgefer record, or None for a TFLite file edgefer did not write."""
+    raw = read_metadata_entries(data, name).get(METADATA_NAME)
+    if raw is None:
+        return None
+    try:
+        return ModelInfo.from_dict(json.loads(raw.decode("utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{name}: embedded edgefer metadata is unreadable ({exc})") from None

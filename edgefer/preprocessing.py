@@ -1,0 +1,145 @@
+"""The one preprocessing definition, shared by training, export, parity and the runtime.
+
+A face goes through three steps, in this order, everywhere:
+
+1. canonical face: 8-bit grayscale at ``face_size`` x ``face_size`` (48, as FER2013);
+2. model size: bilinear resize to ``input_size`` and replication to ``channels``;
+3. value scaling: ``(x - mean) / std``.
+
+Steps 1-2 run on uint8 arrays with Pillow (so a Raspberry Pi needs no TensorFlow);
+step 3 is plain arithmetic, so the same :meth:`PreprocessSpec.normalize` works on
+NumPy arrays and on TensorFlow tensors inside the training pipeline.
+The spec is saved with every trained model and embedded in every exported one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import ConfigError, DataError
+
+FACE_SIZE = 48
+
+FaceInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    input_size: int = 48
+    channels: int = 3
+    mean: float = 127.0
+    std: float = 128.0
+    face_size: int = FACE_SIZE
+
+    def __post_init__(self) -> None:
+        if not 32 <= self.input_size <= 600:
+            raise ConfigError(f"input_size must be between 32 and 600, got {self.input_size}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
+        if self.std <= 0:
+            raise ConfigError(f"std must be positive, got {self.std}")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.input_size, self.input_size, self.channels)
+
+    def normalize(self, x: Any) -> Any:
+        """Value scaling; works on float NumPy arrays and TensorFlow tensors alike."""
+        return (x - self.mean) / self.std
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PreprocessSpec":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown preprocessing field(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def load_image(path: str | os.PathLike) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.copy()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+
+
+def _array_to_image(arr: np.ndarray) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise DataError(
+            f"face array must be HxW, HxWx1, HxWx3 or HxWx4, got shape {tuple(arr.shape)}"
+        )
+    if min(arr.shape[:2]) < 1:
+        raise DataError(f"face array is empty: shape {tuple(arr.shape)}")
+    if arr.dtype == np.uint8:
+        pass
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise DataError("face array contains NaN or infinity")
+        # Float images are conventionally in [0, 1]; 0-255 floats are taken as they are.
+        arr = arr * 255.0 if arr.max(initial=0.0) <= 1.0 else arr
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer):
+        if arr.min(initial=0) < 0 or arr.max(initial=0) > 255:
+            raise DataError("integer face array values must lie in 0..255")
+        arr = arr.astype(np.uint8)
+    else:
+        raise DataError(f"face array dtype {arr.dtype} is not supported (use uint8 or float)")
+    mode = {2: "L", 3: "RGB", 4: "RGBA"}[arr.ndim if arr.ndim == 2 else arr.shape[-1]]
+    return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
+
+
+def to_face(image: FaceInput, face_size: int = FACE_SIZE) -> np.ndarray:
+    """Any image (path, PIL image, array of any size and mode) -> uint8 face_size x face_size."""
+    if isinstance(image, (str, os.PathLike)):
+        image = load_image(image)
+    elif isinstance(image, np.ndarray):
+        image = _array_to_image(image)
+    elif not isinstance(image, Image.Image):
+        raise DataError(f"cannot read a face from {type(image).__name__}")
+    if image.mode != "L":
+        # RGBA and palette images go through RGB so transparency does not become black noise.
+        image = image.convert("RGB").convert("L")
+    if image.size != (face_size, face_size):
+        image = image.resize((face_size, face_size), Image.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def resize_faces(faces: np.ndarray, size: int) -> np.ndarray:
+    """(N, F, F) uint8 canonical faces -> (N, size, size) uint8, with Pillow's bilinear filter."""
+    faces = np.asarray(faces)
+    if faces.ndim != 3 or faces.dtype != np.uint8:
+        raise DataError(f"faces must be a uint8 (N, H, W) array, got {faces.dtype} {faces.shape}")
+    if faces.shape[1:] == (size, size):
+        return faces
+    out = np.empty((len(faces), size, size), dtype=np.uint8)
+    for i, face in enumerate(faces):
+        out[i] = np.asarray(Image.fromarray(face, mode="L").resize((size, size), Image.BILINEAR))
+    return out
+
+
+def replicate_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """(N, H, W) -> (N, H, W, channels)."""
+    return np.repeat(x[..., None], channels, axis=-1) if channels > 1 else x[..., None]
+
+
+def model_input(faces: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """(N, F, F) uint8 canonical faces -> float32 model input (N, S, S, C)."""
+    resized = resize_faces(faces, spec.input_size).astype(np.float32)
+    return spec.normalize(replicate_channels(resized, spec.channels)).astype(np.float32)

@@ -1,0 +1,32 @@
+"""Keras 2 (tf-keras) for every TensorFlow import in edgefer.
+
+tensorflow-model-optimization only works with Keras 2, so TF_USE_LEGACY_KERAS must be
+set before TensorFlow is first imported. Import ``keras`` and ``tf`` from here.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+from ..errors import ConfigError  # noqa: E402
+
+try:
+    import tf_keras as keras  # noqa: E402
+except ImportError:  # pragma: no cover - depends on the installation
+    raise ConfigError(
+        "edgefer needs Keras 2: install the training extra (pip install 'edgefer[train]'), "
+        "which brings tf-keras"
+    ) from None
+
+if not tf.keras.__name__.startswith("tf_keras") and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+    raise ConfigError(
+        "TensorFlow was imported with Keras 3 before edgefer; set TF_USE_LEGACY_KERAS=1 "
+        "before importing TensorFlow"
+    )
+
+__all__ = ["tf", "keras"]

