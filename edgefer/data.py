@@ -155,9 +155,12 @@ def _parse_all_pixels(
     # Fast path: one C-level parse of everything (32k faces in ~2 s). Only when the
     # count or the range is off do we walk the rows to name the bad one.
     n = len(rows)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        flat = np.fromstring(" ".join(rows), dtype=np.int64, sep=" ") if n else np.zeros(0, np.int64)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            flat = np.fromstring(" ".join(rows), dtype=np.int64, sep=" ") if n else np.zeros(0, np.int64)
+    except ValueError:  # a non-numeric token: NumPy stops there
+        flat = np.zeros(0, np.int64)
     if flat.size == n * PIXELS and (n == 0 or (flat.min() >= 0 and flat.max() <= 255)):
         counts = np.array([r.strip().count(" ") + 1 for r in rows]) if n else np.zeros(0)
         if (counts == PIXELS).all():

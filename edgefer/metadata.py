@@ -139,8 +139,8 @@ def read_metadata_entries(data: bytes, name: str = "model") -> dict[str, bytes]:
                 payload = data[offset : offset + buffer.scalar(_BUFFER_SIZE, "<Q")]
             entries[key] = payload or b""
         return entries
-    except (struct.error, IndexError) as exc:
-        raise ModelError(f"{name}: truncated or corrupt TFLite model ({exc})") from None
+    except (struct.error, IndexError):
+        raise ModelError(f"{name}: truncated or corrupt TFLite model") from None
 
 
 def read_model_info(data: bytes, name: str = "model") -> ModelInfo | None:
@@ -152,3 +152,32 @@ def read_model_info(data: bytes, name: str = "model") -> ModelInfo | None:
         return ModelInfo.from_dict(json.loads(raw.decode("utf-8")))
     except (ValueError, TypeError) as exc:
         raise ModelError(f"{name}: embedded edgefer metadata is unreadable ({exc})") from None
+
+
+def embed_metadata_entry(data: bytes, key: str, payload: bytes) -> bytes:
+    """Return a copy of a TFLite model with ``metadata[key]`` set to `payload` (replacing any)."""
+    check_tflite_bytes(data)
+    import flatbuffers
+
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:  # pragma: no cover - LiteRT is a base dependency
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
+    model.metadata = [m for m in (model.metadata or []) if (m.name or b"").decode() != key]
+    buffer = schema.BufferT()
+    buffer.data = list(payload)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = key
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(data) + len(payload) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def embed_model_info(data: bytes, info: ModelInfo) -> bytes:
+    """A copy of the model carrying `info` as its ``edgefer`` metadata."""
+    return embed_metadata_entry(data, METADATA_NAME, info.to_json().encode("utf-8"))

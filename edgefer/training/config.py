@@ -112,7 +112,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Seconds, not hours: for the demo and smoke tests.
     "tiny": dict(family="lite0", weights="none", input_size=48, epochs=2, warmup_epochs=0,
                  batch_size=32, lr=2e-3, max_train_samples=512, early_stopping_patience=0,
-                 bn_recalibration_batches=4),
+                 bn_recalibration_batches=16),
 }
 
 

@@ -11,16 +11,14 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
-
 from ..errors import ConfigError  # noqa: E402
 
 try:
+    import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
-except ImportError:  # pragma: no cover - depends on the installation
+except ImportError as exc:
     raise ConfigError(
-        "edgefer needs Keras 2: install the training extra (pip install 'edgefer[train]'), "
-        "which brings tf-keras"
+        f"training and export need the train extra ({exc.name} is missing): pip install 'edgefer[train]'"
     ) from None
 
 if not tf.keras.__name__.startswith("tf_keras") and os.environ.get("TF_USE_LEGACY_KERAS") != "1":

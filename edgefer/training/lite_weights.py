@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..fileio import atomic_path
 from .keras_env import keras
 from .lite import LITE_VARIANTS, lite_backbone, torch_name_map
@@ -86,7 +87,10 @@ def _converted(family: str) -> dict[str, list[np.ndarray]]:
             return layers
     source = torch_weights_path(family)
     log.info("converting %s ImageNet weights from %s (cached in %s)", family, source, cached)
-    layers = convert_layer_weights(family, load_state_dict(source))
+    try:
+        layers = convert_layer_weights(family, load_state_dict(source))
+    except (pickle.UnpicklingError, ValueError, EOFError, KeyError) as exc:
+        raise ModelError(f"{source}: unusable {family} weights file ({exc})") from None
     with atomic_path(cached) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **{f"{name}:{i}": w for name, ws in layers.items() for i, w in enumerate(ws)})

@@ -104,6 +104,8 @@ def make_dataset(
         )
 
     def finish(x, y, w):
+        if sample_weights is None:
+            return to_model_input(x, spec), tf.one_hot(y, NUM_CLASSES)
         return to_model_input(x, spec), tf.one_hot(y, NUM_CLASSES), w
 
     ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)

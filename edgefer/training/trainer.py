@@ -127,6 +127,11 @@ def write_history(path: Path, history: list[dict[str, float]]) -> None:
     write_text(path, buf.getvalue())
 
 
+def _best_epoch(history: list[dict[str, float]]) -> int:
+    best = max((h.get("val_accuracy", -1.0) for h in history), default=None)
+    return max((int(h["epoch"]) for h in history if h.get("val_accuracy", -1.0) == best), default=0)
+
+
 class RunRecorder(keras.callbacks.Callback):
     """Per epoch: best weights, history and curves, then the resumable checkpoint."""
 
@@ -148,7 +153,9 @@ class RunRecorder(keras.callbacks.Callback):
         logs = logs or {}
         row = {"epoch": epoch + 1, "lr": _current_lr(self.model.optimizer), "seconds": time.time() - self._start}
         row.update({k: float(v) for k, v in logs.items() if k in HISTORY_KEYS})
-        improved = row.get("val_accuracy", -1.0) > self.best
+        # Ties go to the later epoch: after short runs lagging BatchNorm statistics can
+        # pin validation accuracy at chance for several epochs.
+        improved = row.get("val_accuracy", -1.0) >= self.best
         self.history_rows.append(row)
         if improved:
             with atomic_path(self.io_dir / BEST_WEIGHTS) as tmp:
@@ -158,7 +165,7 @@ class RunRecorder(keras.callbacks.Callback):
         training_curves(self.history_rows, self.io_dir / "curves.png")
         self.epoch_var.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
-        best_epoch = max(self.history_rows, key=lambda h: h.get("val_accuracy", -1))["epoch"]
+        best_epoch = _best_epoch(self.history_rows)
         log.info(
             "epoch %d: val top-1 %.4f top-3 %.4f (best %.4f at epoch %d)%s",
             epoch + 1, row.get("val_accuracy", float("nan")), row.get("val_top3", float("nan")),
@@ -190,8 +197,13 @@ def resume(run_dir: str | Path, **overrides: Any) -> TrainResult:
     """Continue an interrupted run from its last checkpoint (`overrides` e.g. epochs=40)."""
     config = TrainConfig.load(Path(run_dir) / CONFIG_FILE)
     config.out = str(run_dir)
-    for key, value in overrides.items():
+    changed = {k: v for k, v in overrides.items() if getattr(config, k) != v}
+    for key, value in changed.items():
+        log.info("resume: %s %s -> %s", key, getattr(config, key), value)
         setattr(config, key, value)
+    if changed:
+        config.validate()
+        write_json(Path(run_dir) / CONFIG_FILE, config.to_dict())  # the run dir describes what ran
     return train(config, resume=True)
 
 
@@ -269,11 +281,10 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
                   callbacks=callbacks, verbose=config.verbose if sys.stdout.isatty() else 2)
     train_seconds = time.time() - started
 
-    metrics = _finish(config, model, info, io_dir, train_x, val_ds, val_x, recorder)
+    metrics = _finish(config, model, info, io_dir, train_x, val_ds)
     metrics["training"] = {
         "epochs_run": len(recorder.history_rows),
-        "best_epoch": int(max(recorder.history_rows, key=lambda h: h["val_accuracy"])["epoch"])
-        if recorder.history_rows else 0,
+        "best_epoch": _best_epoch(recorder.history_rows),
         "stopped_early": recorder.stopped_early,
         "seconds_this_session": train_seconds,
         "train_faces": len(train_ds),
@@ -285,38 +296,42 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     return TrainResult(io_dir, metrics, recorder.history_rows)
 
 
-def _finish(config, model, info, io_dir, train_x, val_ds, val_x, recorder) -> dict[str, Any]:
-    """Best weights into a plain (non-distributed) model, BatchNorm re-estimated if that helps."""
+def _recalibration_batches(config: TrainConfig, spec, train_x: np.ndarray):
+    order = np.random.default_rng(config.seed).permutation(len(train_x))
+    chunks = np.array_split(order, max(1, len(order) // config.batch_size))[: config.bn_recalibration_batches]
+    for idx in chunks:
+        faces = train_x[idx][..., None].astype(np.float32)
+        yield spec.normalize(np.repeat(faces, spec.channels, axis=-1))
+
+
+def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
+    """Pick the final model: best or last epoch, running or re-estimated BatchNorm statistics.
+
+    Running statistics lag the weights in short runs, which also fools the per-epoch
+    validation that chose the "best" epoch; so both epochs are scored both ways.
+    """
     final = build_model(config.family, config.input_size, "none", config.dropout, config.drop_connect_rate)
-    best = io_dir / BEST_WEIGHTS
-    final.set_weights(model.get_weights())
-    if best.is_file():
-        final.load_weights(str(best))
-    spec = info.preprocess
     predictor = KerasPredictor.from_model(final, info, str(io_dir / MODEL_FILE))
-    report, _ = score(predictor, val_ds)
-    bn_note: dict[str, Any] = {"val_top1_running_stats": report["top1"]}
-    if config.bn_recalibration_batches:
-        saved = final.get_weights()
-        rng = np.random.default_rng(config.seed)
-        order = rng.permutation(len(train_x))
-        batches = (
-            spec.normalize(np.repeat(train_x[idx][..., None].astype(np.float32), spec.channels, axis=-1))
-            for idx in np.array_split(order, max(1, len(order) // config.batch_size))[: config.bn_recalibration_batches]
-        )
-        used = recalibrate_batchnorm(final, batches)
-        recal_report, _ = score(predictor, val_ds)
-        bn_note.update(val_top1_recalibrated=recal_report["top1"], batches=used)
-        if recal_report["top1"] >= report["top1"]:
-            report, bn_note["kept"] = recal_report, "recalibrated"
-        else:
-            final.set_weights(saved)
-            bn_note["kept"] = "running statistics"
-        log.info("BatchNorm statistics: val top-1 %.4f with running averages, %.4f re-estimated; kept %s",
-                 bn_note["val_top1_running_stats"], bn_note["val_top1_recalibrated"], bn_note["kept"])
+    candidates = {"last": model.get_weights()}
+    if (io_dir / BEST_WEIGHTS).is_file():
+        final.load_weights(str(io_dir / BEST_WEIGHTS))
+        candidates["best"] = final.get_weights()
+    scored = []
+    for epoch_name, weights in candidates.items():
+        final.set_weights(weights)
+        report, _ = score(predictor, val_ds)
+        scored.append((report["top1"], f"{epoch_name} epoch, running statistics", weights, report))
+        if config.bn_recalibration_batches:
+            recalibrate_batchnorm(final, _recalibration_batches(config, info.preprocess, train_x))
+            report, _ = score(predictor, val_ds)
+            scored.append((report["top1"], f"{epoch_name} epoch, re-estimated statistics", final.get_weights(), report))
+    for top1, name, _, _ in scored:
+        log.info("final model candidate: %-40s val top-1 %.4f", name, top1)
+    top1, choice, weights, report = max(scored, key=lambda c: c[0])
+    final.set_weights(weights)
     with atomic_path(io_dir / MODEL_FILE) as tmp:
         keras_tmp = tmp.with_suffix(".keras")
         final.save(str(keras_tmp))
         os.replace(keras_tmp, tmp)
-    report["batchnorm"] = bn_note
+    report["final_model"] = {"choice": choice, "candidates": {name: t for t, name, _, _ in scored}}
     return report

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ..parity import ParityConfig, ParityThresholds, parity, summary_table
+from . import app
+
+
+@app.command("parity")
+def parity_command(
+    reference: str = typer.Argument(..., help="Reference model: run directory, .keras or .tflite."),
+    candidate: str = typer.Argument(..., help="Candidate model (.tflite, 'default', or any model)."),
+    data: str = typer.Option(..., "--data", help="FER2013 CSV or image-folder root."),
+    split: Optional[str] = typer.Option(None, help="Split to compare on; the test/val split if omitted."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write JSON here, plus .md and PNGs beside it."),
+    max_top1_drop: float = typer.Option(1.0, help="Largest allowed top-1 drop, percentage points."),
+    max_top3_drop: float = typer.Option(1.0, help="Largest allowed top-3 drop, percentage points."),
+    max_mcc_drop: float = typer.Option(0.02, help="Largest allowed MCC drop."),
+    min_agreement: float = typer.Option(0.95, help="Smallest allowed top-1 agreement (fraction)."),
+    bootstrap: int = typer.Option(1000, help="Paired-bootstrap resamples for the 95% intervals (0: none)."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+    threads: Optional[int] = typer.Option(None, help="Interpreter threads for TFLite models."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images."),
+) -> None:
+    """Check that CANDIDATE stays near REFERENCE: exit 0 pass, 1 fail, 2 bad input."""
+    thresholds = ParityThresholds(max_top1_drop, max_top3_drop, max_mcc_drop, min_agreement)
+    report = parity(ParityConfig(reference=reference, candidate=candidate, data=data, split=split,
+                                 json=json_path, thresholds=thresholds, bootstrap=bootstrap, seed=seed,
+                                 num_threads=threads, skip_bad=skip_bad))
+    ref, cand = report["reference"], report["candidate"]
+    typer.echo(f"{'':<10} {'top1':>7} {'top3':>7} {'mcc':>7} {'f1':>7} {'logloss':>8} {'ece':>7}")
+    for name, r in (("reference", ref), ("candidate", cand)):
+        typer.echo(f"{name:<10} {r['top1']:>7.4f} {r['top3']:>7.4f} {r['mcc']:>7.4f} {r['macro_f1']:>7.4f} "
+                   f"{r['log_loss']:>8.4f} {r['ece']:>7.4f}")
+    typer.echo(summary_table(report))
+    if not report["passed"]:
+        raise typer.Exit(1)

@@ -1,0 +1,27 @@
+"""The TensorFlow-free on-device runtime: load an edgefer ``.tflite`` and classify faces.
+
+>>> from edgefer.runtime import EmotionClassifier
+>>> clf = EmotionClassifier("model.tflite")       # or None for the shipped model
+>>> clf.predict("face.png").label
+>>> [(box, p.label) for box, p in clf.detect("group_photo.jpg")]
+
+Nothing here imports TensorFlow; OpenCV is imported only for face detection and video.
+"""
+
+from .classifier import EmotionClassifier, FaceDetection, Prediction, probabilities
+from .faces import Box, FaceDetector, HaarFaceDetector
+from .model import TFLiteModel, default_model_path
+from .video import frames
+
+__all__ = [
+    "Box",
+    "EmotionClassifier",
+    "FaceDetection",
+    "FaceDetector",
+    "HaarFaceDetector",
+    "Prediction",
+    "TFLiteModel",
+    "default_model_path",
+    "frames",
+    "probabilities",
+]

@@ -1,0 +1,104 @@
+"""``edgefer bench``: per-face latency of edgefer TFLite models, preprocessing included.
+
+Each measured call is what an application does for one detected face: a 48x48 uint8
+crop through ``EmotionClassifier.predict`` (canonicalisation, resize, scaling,
+quantization, invoke, dequantization, softmax).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fileio import write_json
+from ..preprocessing import FACE_SIZE
+from .classifier import EmotionClassifier
+from .model import resolve_model
+
+TABLE_COLUMNS = ("model", "dtype", "threads", "p50_ms", "p90_ms", "p99_ms", "faces_per_s", "size_bytes", "peak_rss_mb")
+
+
+@dataclass
+class BenchConfig:
+    models: list[str] = field(default_factory=lambda: ["default"])
+    threads: list[int] = field(default_factory=lambda: [1])
+    # Percentiles up to p99 need a few hundred samples to mean anything.
+    runs: int = 200
+    warmup: int = 20
+    json: str | None = None
+    backend: str | None = None
+    seed: int = 0
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size so far, or None where the OS does not say."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def _check(config: BenchConfig) -> None:
+    if not config.models:
+        raise ConfigError("no models given")
+    if config.runs < 1 or config.warmup < 0:
+        raise ConfigError(f"runs must be at least 1 and warmup at least 0, got {config.runs} and {config.warmup}")
+    if not config.threads or min(config.threads) < 1:
+        raise ConfigError(f"thread counts must be at least 1, got {config.threads}")
+
+
+def _bench_one(model: str, threads: int, face: np.ndarray, config: BenchConfig) -> dict[str, Any]:
+    classifier = EmotionClassifier(model, num_threads=threads, backend=config.backend)
+    for _ in range(config.warmup):
+        classifier.predict(face)
+    elapsed = np.empty(config.runs)
+    for i in range(config.runs):
+        start = time.perf_counter()
+        classifier.predict(face)
+        elapsed[i] = time.perf_counter() - start
+    ms = elapsed * 1000.0
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return {
+        "model": model,
+        "path": str(resolve_model(model)),
+        "backend": classifier.model.backend.name,
+        "dtype": str(classifier.model.input_dtype),
+        "threads": threads,
+        "runs": config.runs,
+        "p50_ms": round(float(p50), 4),
+        "p90_ms": round(float(p90), 4),
+        "p99_ms": round(float(p99), 4),
+        "mean_ms": round(float(ms.mean()), 4),
+        # One face at a time, back to back: the single-stream rate of a camera loop.
+        "faces_per_s": round(1000.0 / float(ms.mean()), 1),
+        "size_bytes": classifier.model.size_bytes,
+        # Peak of the whole benchmarking process so far, so later rows include earlier ones.
+        "peak_rss_mb": None if (rss := peak_rss_mb()) is None else round(rss, 1),
+    }
+
+
+def benchmark(config: BenchConfig) -> list[dict[str, Any]]:
+    """One row per model and thread count; also written to ``config.json`` when set."""
+    _check(config)
+    face = np.random.default_rng(config.seed).integers(0, 256, (FACE_SIZE, FACE_SIZE), dtype=np.uint8)
+    rows = [_bench_one(model, threads, face, config) for model in config.models for threads in config.threads]
+    if config.json:
+        write_json(config.json, rows)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    cells = [[Path(str(row[c])).name if c == "model" else str(row[c]) for c in TABLE_COLUMNS] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(TABLE_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)

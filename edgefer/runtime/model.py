@@ -1,0 +1,192 @@
+"""A self-describing edgefer ``.tflite`` file behind one thread-safe ``run`` call.
+
+The model's own tensor parameters decide how inputs are quantized and outputs
+dequantized, so int8, uint8 and float32 exports all take the same float input
+(the preprocessing spec's output) and give float logits or probabilities.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from ..errors import ConfigError, DataError, ModelError
+from ..metadata import ModelInfo, check_tflite_bytes, read_model_info
+from ..preprocessing import PreprocessSpec, model_input, replicate_channels, resize_faces
+from .backend import select_backend
+
+ModelSource = Union[str, os.PathLike, bytes]
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "edgefer_fer_int8.tflite"
+_QUANTIZED = (np.int8, np.uint8)
+
+
+def default_model_path() -> Path:
+    """The int8 model shipped as package data."""
+    if not DEFAULT_MODEL.is_file():
+        raise ModelError("no default model is bundled with this installation yet; pass model=PATH")
+    return DEFAULT_MODEL
+
+
+def resolve_model(model: ModelSource | None) -> ModelSource:
+    """``None`` and ``"default"`` mean the shipped model; anything else is passed through."""
+    if model is None or (isinstance(model, str) and model == "default"):
+        return default_model_path()
+    return model
+
+
+def _read(model: ModelSource) -> tuple[bytes, str]:
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model), "model"
+    path = Path(model)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model ({exc.strerror or exc})") from None
+
+
+class _Tensor:
+    """One input or output tensor: index, dtype and the affine quantization, if any."""
+
+    def __init__(self, detail: dict[str, Any], name: str) -> None:
+        self.index = detail["index"]
+        self.dtype = np.dtype(detail["dtype"])
+        self.shape = tuple(int(d) for d in detail["shape"])
+        self.signature = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
+        scale, zero_point = detail["quantization"]
+        self.scale, self.zero_point = float(scale), int(zero_point)
+        if self.dtype.type in _QUANTIZED and self.scale <= 0:
+            raise ModelError(f"{name}: {self.dtype} tensor {detail['name']!r} has no quantization scale")
+        if self.dtype.type not in _QUANTIZED and self.dtype != np.float32:
+            raise ModelError(f"{name}: tensor {detail['name']!r} has unsupported type {self.dtype}")
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        if self.dtype.type not in _QUANTIZED:
+            return x
+        limits = np.iinfo(self.dtype)
+        q = np.rint(x / self.scale) + self.zero_point
+        return np.clip(q, limits.min, limits.max).astype(self.dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        if self.dtype.type not in _QUANTIZED:
+            return q.astype(np.float32)
+        return ((q.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
+
+
+class TFLiteModel:
+    """An edgefer-exported TFLite classifier; ``run`` may be called from many threads."""
+
+    def __init__(self, model: ModelSource, num_threads: int | None = None, backend: str | None = None) -> None:
+        if num_threads is not None and num_threads < 1:
+            raise ConfigError(f"num_threads must be at least 1, got {num_threads}")
+        data, self.name = _read(model)
+        # Interpreters trust the flatbuffer; a truncated or foreign file must be refused
+        # here, as a ModelError, before native code can crash on it.
+        check_tflite_bytes(data, self.name)
+        try:
+            info = read_model_info(data, self.name)
+        except ConfigError as exc:  # well-formed JSON describing an impossible spec
+            raise ModelError(f"{self.name}: embedded edgefer metadata is invalid ({exc})") from None
+        if info is None:
+            raise ModelError(
+                f"{self.name}: TFLite model carries no edgefer metadata; it was not exported by "
+                "edgefer (export it with edgefer, which records labels and preprocessing)"
+            )
+        self.info: ModelInfo = info
+        self.size_bytes = len(data)
+        self.backend = select_backend(backend)
+        self._interpreter = self.backend.interpreter(data, num_threads, self.name)
+        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{self.name}: expected one input and one output tensor, "
+                             f"found {len(inputs)} and {len(outputs)}")
+        self._input, self._output = _Tensor(inputs[0], self.name), _Tensor(outputs[0], self.name)
+        self._check_shapes()
+        # A dynamic batch dimension lets one invoke score a whole batch; edgefer's
+        # exports fix it to 1, and those are fed one chunk at a time.
+        self._dynamic_batch = self._input.signature[0] == -1
+        self._batch = self._input.shape[0]
+        self._allocated_batch = self._batch
+        self._pixel_table = self._pixel_table_for(self.info.preprocess)
+        # One interpreter holds one set of tensors: set/invoke/get must not interleave.
+        self._lock = threading.Lock()
+
+    def _check_shapes(self) -> None:
+        spec, labels = self.info.preprocess, self.info.labels
+        if self._input.shape[1:] != spec.input_shape or len(self._input.shape) != 4:
+            raise ModelError(f"{self.name}: input shape {self._input.shape} does not match the "
+                             f"metadata's preprocessing (N, {', '.join(map(str, spec.input_shape))})")
+        if len(self._output.shape) != 2 or self._output.shape[1] != len(labels):
+            raise ModelError(f"{self.name}: output shape {self._output.shape} does not give "
+                             f"{len(labels)} classes as the metadata's labels do")
+
+    def _pixel_table_for(self, spec: PreprocessSpec) -> np.ndarray | None:
+        """uint8 pixel value -> quantized model input, or None for a float input."""
+        if self._input.dtype.type not in _QUANTIZED:
+            return None
+        return self._input.quantize(spec.normalize(np.arange(256, dtype=np.float32)).astype(np.float32))
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return self._input.dtype
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """float32 (N, S, S, C) preprocessed faces -> float32 (N, classes) raw model outputs."""
+        return self._run_prepared(self._input.quantize(self._check_input(x)))
+
+    def run_faces(self, faces: np.ndarray) -> np.ndarray:
+        """uint8 (N, 48, 48) canonical faces -> raw outputs, exactly ``run(model_input(faces, spec))``.
+
+        For a quantized input, scaling and quantizing a pixel depends on its value
+        alone, so a 256-entry table built with the same arithmetic replaces two float
+        passes over every input element: a sizeable share of a sub-millisecond call.
+        """
+        spec = self.info.preprocess
+        if self._pixel_table is None:
+            return self.run(model_input(faces, spec))
+        quantized = self._pixel_table[resize_faces(faces, spec.input_size)]
+        return self._run_prepared(replicate_channels(quantized, spec.channels))
+
+    def _run_prepared(self, q: np.ndarray) -> np.ndarray:
+        """Inputs already in the input tensor's dtype (quantized, or float32) -> raw outputs."""
+        if len(q) == 0:
+            return np.zeros((0, len(self.info.labels)), np.float32)
+        if self._dynamic_batch:
+            return self._invoke(q)
+        out = np.empty((len(q), len(self.info.labels)), np.float32)
+        for start in range(0, len(q), self._batch):
+            chunk = q[start : start + self._batch]
+            if len(chunk) < self._batch:  # pad a short tail to the fixed batch
+                chunk = np.concatenate([chunk, np.zeros((self._batch - len(chunk), *chunk.shape[1:]), q.dtype)])
+            out[start : start + self._batch] = self._invoke(chunk)[: len(q) - start]
+        return out
+
+    def _check_input(self, x: Any) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise DataError(f"model input must be a NumPy array, got {type(x).__name__}")
+        expected = self.info.preprocess.input_shape
+        if x.ndim != 4 or x.shape[1:] != expected:
+            raise DataError(f"model input must have shape (N, {', '.join(map(str, expected))}), got {x.shape}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise DataError(f"model input must be float (preprocessed faces), got {x.dtype}")
+        if not np.isfinite(x).all():
+            raise DataError("model input contains NaN or infinity")
+        return x.astype(np.float32, copy=False)
+
+    def _invoke(self, q: np.ndarray) -> np.ndarray:
+        q = np.ascontiguousarray(q)
+        with self._lock:
+            if self._dynamic_batch and self._allocated_batch != len(q):
+                self._interpreter.resize_tensor_input(self._input.index, q.shape)
+                self._interpreter.allocate_tensors()
+                self._allocated_batch = len(q)
+            self._interpreter.set_tensor(self._input.index, q)
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self._output.index)
+        return self._output.dequantize(raw)

@@ -1,0 +1,41 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Tests import TensorFlow only through edgefer, which wants Keras 2; keep logs quiet.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synthetic import fer_csv  # noqa: E402
+
+
+def has_tensorflow() -> bool:
+    try:
+        import tensorflow  # noqa: F401
+        import tf_keras  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+requires_tf = pytest.mark.skipif(not has_tensorflow(), reason="needs the train extra (TensorFlow)")
+
+
+@pytest.fixture(scope="session")
+def synthetic_csv(tmp_path_factory) -> Path:
+    return fer_csv(tmp_path_factory.mktemp("data") / "fer.csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, synthetic_csv) -> Path:
+    """A real run directory: the tiny preset trained on synthetic faces."""
+    if not has_tensorflow():
+        pytest.skip("needs the train extra (TensorFlow)")
+    from edgefer.training import preset, train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(preset("tiny", data=str(synthetic_csv), out=str(out), epochs=2, verbose=0))
+    return out
