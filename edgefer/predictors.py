@@ -93,12 +93,14 @@ class KerasPredictor:
 
 
 class TFLitePredictor:
-    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+    """A TFLite file or its bytes, through the device runtime (no TensorFlow)."""
+
+    def __init__(self, model: str | Path | bytes, num_threads: int | None = None, name: str | None = None) -> None:
         from .runtime.model import TFLiteModel
 
-        self.model = TFLiteModel(path, num_threads=num_threads)
+        self.model = TFLiteModel(model, num_threads=num_threads)
         self.info = self.model.info
-        self.name = str(path)
+        self.name = name or self.model.name
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         return self.model.run(x)

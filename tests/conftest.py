@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -7,9 +6,7 @@ import pytest
 # Tests import TensorFlow only through edgefer, which wants Keras 2; keep logs quiet.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).parent))
-
-from synthetic import fer_csv  # noqa: E402
+from edgefer.synthetic import fer_csv  # noqa: E402
 
 
 def has_tensorflow() -> bool:

@@ -10,7 +10,7 @@ from edgefer.data import (
 )
 from edgefer.errors import DataError
 from edgefer.labels import LABELS
-from synthetic import faces, write_csv, write_folder
+from edgefer.synthetic import faces, write_csv, write_folder
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""Synthetic FER-style data for tests: small, deterministic and learnable.
+"""Synthetic FER-style data for tests and the demo: small, deterministic and learnable.
 
 Each class draws a bright horizontal band at its own height on a noisy background,
 so a tiny model separates the classes within an epoch or two.
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edgefer.labels import LABELS
+from .labels import LABELS
 
 
 def faces(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,63 @@
+"""Export options: one dataclass, filled by ``edgefer export`` or by library callers."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from ..parity import ParityThresholds
+from .convert import FORMATS, INT8_IO_TYPES
+
+
+@dataclass
+class ExportConfig:
+    model: str = ""  # a run directory or a .keras file with model_info.json beside it
+    data: str = ""  # calibration/QAT/validation faces; the run's training data if empty
+    out: str = ""  # RUN_DIR/export (or MODEL_DIR/export) if empty
+    formats: tuple[str, ...] = ("int8",)
+    io: str = "int8"  # int8 model input/output type: int8, uint8 or float32
+    qat: bool = True  # also fine-tune quantize-aware and keep the better of PTQ and QAT
+    qat_epochs: int = 1
+    qat_steps: int = 0  # 0: qat_epochs full passes over the training faces
+    qat_lr: float = 1e-5
+    qat_bn_freeze_fraction: float = 1.0  # last fraction of QAT steps with BatchNorm frozen
+    qat_range_freeze_fraction: float = 0.3  # last fraction with fake-quant ranges frozen
+    calibration_size: int = 400
+    batch_size: int = 32
+    train_split: str = ""  # the run's settings if empty
+    val_split: str = ""
+    val_fraction: float = 0.0  # 0: the run's value (0.1 without a run config)
+    seed: int = -1  # -1: the run's seed (0 without a run config)
+    allow_float_ops: bool = False
+    parity_gate: bool = True
+    thresholds: ParityThresholds = field(default_factory=ParityThresholds)
+    skip_bad: bool = False
+
+    def validate(self) -> None:
+        if not self.model:
+            raise ConfigError("no model given (a run directory or a .keras file)")
+        unknown = [f for f in self.formats if f not in FORMATS]
+        checks = [
+            (bool(self.formats), "--formats names no format"),
+            (not unknown, f"unknown format(s) {', '.join(unknown)} (choose from {', '.join(FORMATS)})"),
+            (self.io in INT8_IO_TYPES, f"--io must be one of {', '.join(INT8_IO_TYPES)}"),
+            (self.qat_epochs >= 1, "--qat-epochs must be >= 1"),
+            (self.qat_steps >= 0, "--qat-steps must be >= 0"),
+            (self.qat_lr > 0, "--qat-lr must be positive"),
+            (0 <= self.qat_range_freeze_fraction < 1, "the QAT range freeze fraction must be in [0, 1)"),
+            (self.qat_range_freeze_fraction <= self.qat_bn_freeze_fraction <= 1,
+             "BatchNorm must freeze no later than the ranges (and the fraction be at most 1)"),
+            (self.calibration_size >= 1, "--calibration-size must be >= 1"),
+            (self.batch_size >= 1, "--batch-size must be >= 1"),
+            (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["formats"] = list(self.formats)
+        return data
