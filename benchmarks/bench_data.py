@@ -22,8 +22,8 @@ def main() -> None:
         splits = load_splits(args.data)
         times.append(time.perf_counter() - start)
     faces = sum(len(s) for s in splits.values())
-    print(f"| data | faces | splits | best s | mean s |")
-    print(f"|---|---:|---|---:|---:|")
+    print("| data | faces | splits | best s | mean s |")
+    print("|---|---:|---|---:|---:|")
     print(f"| {args.data.split('/')[-1]} | {faces} | {', '.join(f'{k} {len(v)}' for k, v in splits.items())} "
           f"| {min(times):.2f} | {sum(times) / len(times):.2f} |")
 

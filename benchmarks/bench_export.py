@@ -2,6 +2,10 @@
 
     python benchmarks/bench_export.py RUN_DIR --data fer2013.csv.gz [--qat-epochs 1]
         [--qat-steps 0] [--calibration-size 400] [--out DIR] [--json FILE]
+    python benchmarks/bench_export.py --report RUN_DIR/export/export_report.json
+
+The second form tables an export already made with ``edgefer export --formats
+int8,float32,...`` instead of exporting again.
 
 One ``edgefer export --formats int8,float32`` run: the exporter scores both int8
 candidates (PTQ and QAT) against the float Keras model on the validation split
@@ -32,8 +36,9 @@ TOP1_TARGET_PP, MCC_TARGET, SIZE_TARGET = 0.5, 0.01, 0.30
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir")
-    parser.add_argument("--data", required=True)
+    parser.add_argument("run_dir", nargs="?")
+    parser.add_argument("--data")
+    parser.add_argument("--report", help="Table this export_report.json instead of exporting.")
     parser.add_argument("--qat-epochs", type=int, default=1)
     parser.add_argument("--qat-steps", type=int, default=0)
     parser.add_argument("--calibration-size", type=int, default=400)
@@ -44,13 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("absl", "tensorflow", "h5py"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
-    out = args.out or tempfile.mkdtemp(prefix="bench_export_")
-    config = ExportConfig(model=args.run_dir, data=args.data, out=out, formats=("int8", "float32"),
-                          qat_epochs=args.qat_epochs, qat_steps=args.qat_steps,
-                          calibration_size=args.calibration_size, parity_gate=False)
-    started = time.time()
-    report = export(config)
-    total = time.time() - started
+    if args.report:
+        report = json.loads(Path(args.report).read_text())
+        total = sum(f["seconds"] for f in report["formats"].values())
+    else:
+        if not (args.run_dir and args.data):
+            parser.error("RUN_DIR and --data are needed unless --report is given")
+        out = args.out or tempfile.mkdtemp(prefix="bench_export_")
+        config = ExportConfig(model=args.run_dir, data=args.data, out=out, formats=("int8", "float32"),
+                              qat_epochs=args.qat_epochs, qat_steps=args.qat_steps,
+                              calibration_size=args.calibration_size, parity_gate=False)
+        started = time.time()
+        report = export(config)
+        total = time.time() - started
 
     ref, float32 = report["reference"], report["formats"]["float32"]
     rows = [{"model": "float (Keras)", **{k: ref[k] for k in ("top1", "top3", "mcc")}, "agreement": 1.0,

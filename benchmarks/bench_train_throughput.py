@@ -58,8 +58,8 @@ def main() -> None:
     input_only = args.steps * args.batch / (time.perf_counter() - start)
     bare_rate = _rate(model, bare, args.steps, args.batch)
     pipe_rate = _rate(model, pipeline, args.steps, args.batch)
-    print(f"| model | input px | batch | input pipeline alone img/s | bare step img/s | full pipeline img/s | ratio |")
-    print(f"|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | input px | batch | input pipeline alone img/s | bare step img/s | full pipeline img/s | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.family} | {args.size} | {args.batch} | {input_only:.0f} | {bare_rate:.1f} | {pipe_rate:.1f} "
           f"| {pipe_rate / bare_rate:.2f} |")
 

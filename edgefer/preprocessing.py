@@ -105,20 +105,27 @@ def _array_to_image(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
 
 
-def to_face(image: FaceInput, face_size: int = FACE_SIZE) -> np.ndarray:
-    """Any image (path, PIL image, array of any size and mode) -> uint8 face_size x face_size."""
+def to_gray(image: FaceInput) -> np.ndarray:
+    """Any image (path, PIL image, array of any mode) -> uint8 (H, W) grayscale at full size."""
     if isinstance(image, (str, os.PathLike)):
         image = load_image(image)
     elif isinstance(image, np.ndarray):
         image = _array_to_image(image)
     elif not isinstance(image, Image.Image):
-        raise DataError(f"cannot read a face from {type(image).__name__}")
+        raise DataError(f"cannot read an image from {type(image).__name__}")
     if image.mode != "L":
         # RGBA and palette images go through RGB so transparency does not become black noise.
         image = image.convert("RGB").convert("L")
-    if image.size != (face_size, face_size):
-        image = image.resize((face_size, face_size), Image.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
+
+
+def to_face(image: FaceInput, face_size: int = FACE_SIZE) -> np.ndarray:
+    """Any image (path, PIL image, array of any size and mode) -> uint8 face_size x face_size."""
+    gray = to_gray(image)
+    if gray.shape != (face_size, face_size):
+        resized = Image.fromarray(gray, mode="L").resize((face_size, face_size), Image.BILINEAR)
+        gray = np.asarray(resized, dtype=np.uint8)
+    return gray
 
 
 def resize_faces(faces: np.ndarray, size: int) -> np.ndarray:

@@ -16,7 +16,8 @@ import pytest
 
 from edgefer.errors import ConfigError, DataError
 from edgefer.runtime import EmotionClassifier, FaceDetection, HaarFaceDetector
-from edgefer.runtime.faces import crop_face, to_gray
+from edgefer.preprocessing import to_gray
+from edgefer.runtime.faces import crop_face
 
 INT8 = Path(__file__).resolve().parent / "fixtures" / "tiny_int8.tflite"
 

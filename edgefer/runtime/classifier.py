@@ -11,7 +11,8 @@ import numpy as np
 from ..metadata import ModelInfo
 from ..predictors import as_logits, softmax
 from ..preprocessing import FaceInput, to_face
-from .faces import Box, FaceDetector, HaarFaceDetector, check_boxes, crop_face, to_gray
+from ..preprocessing import to_gray
+from .faces import Box, FaceDetector, HaarFaceDetector, check_boxes, crop_face
 from .model import ModelSource, TFLiteModel, resolve_model
 
 

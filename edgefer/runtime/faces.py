@@ -12,10 +12,9 @@ import threading
 from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
-from PIL import Image
 
 from ..errors import ConfigError, DataError, ModelError
-from ..preprocessing import FaceInput, _array_to_image, load_image
+
 
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
@@ -61,19 +60,6 @@ class HaarFaceDetector:
             found = self._cascade.detectMultiScale(gray, **self._options)
         # Left to right, then top to bottom, so output order is stable for the user.
         return sorted((tuple(int(v) for v in box) for box in found), key=lambda b: (b[0], b[1]))
-
-
-def to_gray(photo: FaceInput) -> np.ndarray:
-    """Any photo (path, PIL image, array of any mode) -> uint8 (H, W) grayscale, full size."""
-    if isinstance(photo, (str, os.PathLike)):
-        photo = load_image(photo)
-    elif isinstance(photo, np.ndarray):
-        photo = _array_to_image(photo)
-    elif not isinstance(photo, Image.Image):
-        raise DataError(f"cannot read a photo from {type(photo).__name__}")
-    if photo.mode != "L":
-        photo = photo.convert("RGB").convert("L")
-    return np.asarray(photo, dtype=np.uint8)
 
 
 def check_boxes(boxes: Iterable[Sequence[int]], shape: tuple[int, ...]) -> list[Box]:
