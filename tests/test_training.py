@@ -30,12 +30,12 @@ def test_run_directory_has_everything(tiny_run):
     for name in ("config.json", "model_info.json", "model.keras", "best_weights.h5", "history.csv",
                  "curves.png", "metrics.json", "metrics.confusion.png", "metrics.reliability.png"):
         assert (tiny_run / name).is_file(), name
-    assert list((tiny_run / "checkpoints").glob("ckpt-2*"))
+    assert list((tiny_run / "checkpoints").glob("ckpt-4*"))
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     for key in ("n", "top1", "top3", "macro_f1", "macro_precision", "macro_recall", "mcc", "log_loss",
                 "roc_auc", "per_class_recall"):
         assert key in metrics
-    assert metrics["training"]["epochs_run"] == 2
+    assert metrics["training"]["epochs_run"] == 4
     # The synthetic classes are easy: a model that learned nothing would sit near 1/7.
     assert metrics["top1"] > 0.5
 
