@@ -4,6 +4,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import ConfigError
 from . import app
 
 PRESET_NOTE = "[default: from the preset]"
@@ -11,7 +12,7 @@ PRESET_NOTE = "[default: from the preset]"
 
 @app.command()
 def train(
-    data: str = typer.Option(..., "--data", help="FER2013 CSV (.csv/.csv.gz) or image-folder root."),
+    data: str = typer.Option("", "--data", help="FER2013 CSV (.csv/.csv.gz) or image-folder root (not with --resume)."),
     out: str = typer.Option("runs/train", "--out", help="Run directory to create."),
     preset: str = typer.Option("cpu", "--preset", help="Recipe: cpu, gpu or tiny."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this directory."),
@@ -40,6 +41,8 @@ def train(
     from ..training import trainer
 
     if resume:
+        if data:
+            raise ConfigError("--resume continues with the run's own data; leave out --data")
         trainer.resume(resume, **({"epochs": epochs} if epochs else {}))
         return
     overrides = dict(
