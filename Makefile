@@ -24,6 +24,7 @@ $(BASE_VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgefer predict examples/astronaut.jpg --faces
 	$(VENV)/bin/edgefer bench default --threads 1 --runs 200
+	rm -rf runs/demo
 	$(VENV)/bin/edgefer demo --out runs/demo
 
 test: test-full test-base check-base-deps
