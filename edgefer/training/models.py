@@ -11,7 +11,6 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import ConfigError, ModelError
 from ..labels import NUM_CLASSES
@@ -122,12 +121,6 @@ def load_weights_file(model, path: str | os.PathLike) -> None:
 def logits_model(model):
     """The same network without its softmax, for export and temperature scaling."""
     return keras.Model(model.input, model.get_layer(LOGITS_LAYER).output, name=model.name + "_logits")
-
-
-def count_params(model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.weights if w.trainable))
-
-
 
 
 def load_keras_model(path: str | os.PathLike):

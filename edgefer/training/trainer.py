@@ -135,10 +135,10 @@ def _best_epoch(history: list[dict[str, float]]) -> int:
 class RunRecorder(keras.callbacks.Callback):
     """Per epoch: best weights, history and curves, then the resumable checkpoint."""
 
-    def __init__(self, io_dir: Path, manager, epoch_var, history, patience: int, verbose: int) -> None:
+    def __init__(self, io_dir: Path, manager, epoch_var, history, patience: int) -> None:
         super().__init__()
         self.io_dir, self.manager, self.epoch_var = io_dir, manager, epoch_var
-        self.history_rows, self.patience, self.verbose = history, patience, verbose
+        self.history_rows, self.patience = history, patience
         self.stopped_early = False
         self._start = 0.0
 
@@ -258,7 +258,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
             log.info("resuming %s after epoch %d", run_dir, int(epoch_var.numpy()))
     start_epoch = int(epoch_var.numpy())
 
-    recorder = RunRecorder(io_dir, manager, epoch_var, history, config.early_stopping_patience, config.verbose)
+    recorder = RunRecorder(io_dir, manager, epoch_var, history, config.early_stopping_patience)
     callbacks: list = [recorder]
     if config.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, verbose=1))
