@@ -10,8 +10,7 @@ import numpy as np
 
 from ..metadata import ModelInfo
 from ..predictors import as_logits, softmax
-from ..preprocessing import FaceInput, to_face
-from ..preprocessing import to_gray
+from ..preprocessing import FaceInput, to_face, to_gray
 from .faces import Box, FaceDetector, HaarFaceDetector, check_boxes, crop_face
 from .model import ModelSource, TFLiteModel, resolve_model
 

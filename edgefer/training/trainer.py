@@ -34,7 +34,7 @@ from ..fileio import atomic_path, write_json, write_text
 from ..metadata import ModelInfo
 from ..plots import training_curves
 from ..predictors import MODEL_FILE, MODEL_INFO_FILE, KerasPredictor
-from ..preprocessing import resize_faces
+from ..preprocessing import model_input, resize_faces
 from .batchnorm import recalibrate_batchnorm
 from .config import TrainConfig
 from .keras_env import keras, tf
@@ -300,8 +300,7 @@ def _recalibration_batches(config: TrainConfig, spec, train_x: np.ndarray):
     order = np.random.default_rng(config.seed).permutation(len(train_x))
     chunks = np.array_split(order, max(1, len(order) // config.batch_size))[: config.bn_recalibration_batches]
     for idx in chunks:
-        faces = train_x[idx][..., None].astype(np.float32)
-        yield spec.normalize(np.repeat(faces, spec.channels, axis=-1))
+        yield model_input(train_x[idx], spec)  # already at model size: no resize
 
 
 def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
