@@ -27,6 +27,7 @@ class EvaluateConfig:
     batch_size: int = 256
     skip_bad: bool = False
     num_threads: int | None = None
+    flip_tta: bool = False  # average each face with its mirror image (twice the inference)
 
 
 def score(predictor: Predictor, dataset: FaceDataset, batch_size: int = 256) -> tuple[dict[str, Any], np.ndarray]:
@@ -49,7 +50,7 @@ def write_report_files(report: dict[str, Any], json_path: str | Path, title: str
 
 
 def evaluate(config: EvaluateConfig) -> dict[str, Any]:
-    predictor = load_predictor(config.model, config.num_threads)
+    predictor = load_predictor(config.model, config.num_threads, config.flip_tta)
     dataset = load_split(config.data, config.split, config.skip_bad)
     log.info("evaluating %s on %s [%s], %d faces", predictor.name, dataset.source, dataset.split, len(dataset))
     report, _ = score(predictor, dataset, config.batch_size)

@@ -8,8 +8,9 @@ TFLite goes through :mod:`edgefer.runtime` and never imports TensorFlow.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -31,6 +32,15 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 def as_logits(raw: np.ndarray, output: str) -> np.ndarray:
     """Logits from a model's raw output; log-probabilities serve as logits for softmax models."""
     return raw if output == "logits" else np.log(np.clip(raw, 1e-12, None))
+
+
+def flip_averaged_logits(run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, output: str) -> np.ndarray:
+    """Test-time augmentation: logits averaged over the batch and its mirror image.
+
+    `batch` is faces (N, H, W) or model inputs (N, H, W, C); width is axis 2 in both.
+    """
+    mirrored = np.ascontiguousarray(batch[:, :, ::-1])
+    return sum(as_logits(np.asarray(run(b), np.float64), output) for b in (batch, mirrored)) / 2
 
 
 class Predictor(Protocol):
@@ -106,7 +116,24 @@ class TFLitePredictor:
         return self.model.run(x)
 
 
-def load_predictor(model: str | Path, num_threads: int | None = None) -> Predictor:
+class FlipAveraged:
+    """Any predictor with horizontal-flip test-time augmentation (two passes per face)."""
+
+    def __init__(self, inner: Predictor) -> None:
+        self.inner = inner
+        self.info = replace(inner.info, output="logits")
+        self.name = f"{inner.name} +flip"
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        return flip_averaged_logits(self.inner.raw, x, self.inner.info.output)
+
+
+def load_predictor(model: str | Path, num_threads: int | None = None, flip_tta: bool = False) -> Predictor:
+    predictor = _load_predictor(model, num_threads)
+    return FlipAveraged(predictor) if flip_tta else predictor
+
+
+def _load_predictor(model: str | Path, num_threads: int | None) -> Predictor:
     text = str(model)
     if text == "default":
         from .runtime.model import default_model_path

@@ -140,3 +140,20 @@ def test_balanced_class_weights_match_sklearn():
     labels = np.array([0] * 50 + [1] * 5 + [2] * 20 + [3] * 70 + [4] * 30 + [5] * 10 + [6] * 15)
     expected = sklearn.compute_class_weight("balanced", classes=np.arange(7), y=labels)
     np.testing.assert_allclose(balanced_class_weights(labels), expected)
+
+
+def test_artifacts_are_written_whole_with_the_usual_permissions(tmp_path):
+    import os
+
+    from edgefer.fileio import atomic_path, write_json
+
+    write_json(tmp_path / "r.json", {"top1": np.float64(0.5)})
+    assert (tmp_path / "r.json").read_text() == '{\n  "top1": 0.5\n}\n'
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "half.bin") as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]

@@ -179,6 +179,35 @@ def test_fine_tuned_qat_model_reloads_exactly(run_dir, synthetic_csv, tmp_path, 
     np.testing.assert_allclose(reloaded(x, training=False), qat(x, training=False), rtol=0, atol=1e-5)
 
 
+def test_distillation_keeps_qat_on_the_float_model(run_dir, synthetic_csv):
+    """Fine-tuned on scrambled labels, the distilled QAT model still follows its float teacher."""
+    from edgefer.data import load_split
+    from edgefer.export.qat import QatSchedule, calibrate_ranges, fine_tune, quantize_model
+    from edgefer.metadata import ModelInfo
+    from edgefer.preprocessing import model_input, resize_faces
+    from edgefer.training.keras_env import keras
+    from edgefer.training.models import load_keras_model, logits_model
+    from edgefer.training.pipeline import make_dataset
+
+    spec = ModelInfo.from_dict(json.loads((run_dir / "model_info.json").read_text())).preprocess
+    train = load_split(synthetic_csv, "Training")
+    wrong = np.random.default_rng(0).permutation(train.labels)
+    float_logits = logits_model(load_keras_model(run_dir / "model.keras"))
+    x = model_input(train.images, spec)
+    expected = np.argmax(float_logits(x, training=False), axis=1)
+    agreement = {}
+    for distill in (0.0, 1.0):
+        keras.utils.set_random_seed(0)
+        qat = quantize_model(float_logits)
+        calibrate_ranges(qat, float_logits, [x[:64]])
+        batches = make_dataset(resize_faces(train.images, SIZE), wrong, spec, 16, training=True,
+                               sample_weights=np.ones(len(train), np.float32))
+        fine_tune(qat, batches, QatSchedule(steps_per_epoch=15, learning_rate=3e-3, distill=distill),
+                  teacher=float_logits)
+        agreement[distill] = float(np.mean(np.argmax(qat(x, training=False), axis=1) == expected))
+    assert agreement[1.0] >= 0.9 > agreement[0.0], agreement
+
+
 def test_ptq_uint8_through_the_cli(run_dir, synthetic_csv, tmp_path, capsys):
     from edgefer.cli import main
 

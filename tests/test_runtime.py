@@ -160,6 +160,19 @@ def test_temperature_from_metadata_softens_probabilities():
     np.testing.assert_allclose(list(hot.predict(face).probabilities.values()), softmax(logits / 2.0)[0], rtol=1e-9)
 
 
+def test_flip_tta_averages_the_logits_of_each_face_and_its_mirror():
+    plain, tta = EmotionClassifier(INT8), EmotionClassifier(INT8, flip_tta=True)
+    batch = faces(6)
+    mirrored = np.ascontiguousarray(batch[:, :, ::-1])
+    logits = sum(plain.model.run_faces(b).astype(np.float64) for b in (batch, mirrored)) / 2
+    got = np.array([list(p.probabilities.values()) for p in tta.predict_batch(batch)])
+    np.testing.assert_allclose(got, softmax(logits), rtol=1e-9)
+    assert not np.allclose(got, [list(p.probabilities.values()) for p in plain.predict_batch(batch)])
+    symmetric = batch[0].copy()
+    symmetric[:, 24:] = symmetric[:, :24][:, ::-1]  # its own mirror image: nothing to average
+    assert tta.predict(symmetric).probabilities == pytest.approx(plain.predict(symmetric).probabilities)
+
+
 def test_probability_model_matches_softmax_of_float_logits():
     batch = faces(16)
     x = model_input(batch, GENERATOR.SPEC)

@@ -117,3 +117,16 @@ def test_real_process_error_is_one_line(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"edgefer: error: {bad}: not a readable image (UnidentifiedImageError)"]
+
+
+def test_evaluate_with_flip_tta_scores_the_mirrored_average(capfd, tmp_path, synthetic_csv):
+    from edgefer.evaluate import EvaluateConfig, evaluate
+
+    csv = synthetic_csv
+    plain = evaluate(EvaluateConfig(model=str(INT8), data=str(csv), split="PublicTest"))
+    code, out, err = run_cli(capfd, "evaluate", INT8, "--data", csv, "--split", "PublicTest", "--flip-tta",
+                             "--json", tmp_path / "tta.json")
+    assert code == 0, err
+    tta = json.loads((tmp_path / "tta.json").read_text())
+    assert tta["model"].endswith("+flip") and tta["n"] == plain["n"]
+    assert tta["log_loss"] != plain["log_loss"]

@@ -67,6 +67,32 @@ def test_resume_continues_from_the_last_checkpoint(synthetic_csv, tmp_path):
     assert json.loads((out / "config.json").read_text())["epochs"] == 3  # the run dir says what ran
 
 
+def test_fine_tune_from_a_weights_file_with_weight_averaging(tiny_run, synthetic_csv, tmp_path):
+    from edgefer.training import preset, train
+    from edgefer.training.keras_env import keras
+
+    weights = tmp_path / "start.h5"
+    keras.models.load_model(tiny_run / "model.keras", compile=False).save_weights(str(weights))
+    result = train(preset("tiny", data=str(synthetic_csv), out=str(tmp_path / "ft"), weights=str(weights),
+                          epochs=1, lr=1e-5, ema_decay=0.9, verbose=0))
+    # One epoch at a tiny learning rate keeps what the start weights learned.
+    assert result.history[0]["val_accuracy"] > 0.5
+    candidates = result.metrics["final_model"]["candidates"]
+    assert any(name.startswith("last (EMA)") for name in candidates)
+
+
+def test_weight_averaging_only_in_the_fine_tune():
+    from edgefer.errors import ConfigError
+    from edgefer.training import TrainConfig
+    from edgefer.training.trainer import _optimizer
+
+    config = TrainConfig(data="x.csv", ema_decay=0.999)
+    assert _optimizer(config, 1e-3, ema=True).use_ema
+    assert not _optimizer(config, 1e-3).use_ema
+    with pytest.raises(ConfigError, match="ema_decay"):
+        TrainConfig(data="x.csv", ema_decay=1.0).validate()
+
+
 def test_kill_9_loses_at_most_the_epoch_in_progress(synthetic_csv, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "edgefer", "train", "--data", str(synthetic_csv), "--out", str(out),

@@ -18,10 +18,12 @@ def evaluate_command(
     batch_size: int = typer.Option(256, help="Faces per inference batch."),
     threads: Optional[int] = typer.Option(None, help="Interpreter threads for TFLite models."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images."),
+    flip_tta: bool = typer.Option(False, "--flip-tta", help="Average each face with its mirror image (2x inference)."),
 ) -> None:
     """Score a model: top-1/3, macro P/R/F1, MCC, log loss, ROC-AUC, ECE, per-class recall."""
     report = evaluate(EvaluateConfig(model=model, data=data, split=split, json=json_path,
-                                     batch_size=batch_size, skip_bad=skip_bad, num_threads=threads))
+                                     batch_size=batch_size, skip_bad=skip_bad, num_threads=threads,
+                                     flip_tta=flip_tta))
     summary = {k: report[k] for k in ("n", "top1", "top3", "macro_f1", "mcc", "log_loss", "roc_auc", "ece")}
     typer.echo(json.dumps(summary, indent=2))
     typer.echo("per-class recall: " + ", ".join(f"{k} {v:.3f}" for k, v in report["per_class_recall"].items()))

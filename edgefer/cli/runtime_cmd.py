@@ -31,9 +31,11 @@ def predict_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of one line per image or face."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Interpreter threads."),
     backend: Optional[str] = typer.Option(None, "--backend", help="litert, tflite-runtime or tensorflow (first installed if omitted)."),
+    flip_tta: bool = typer.Option(False, "--flip-tta", help="Average each face with its mirror image (2x inference)."),
 ) -> None:
     """Predict the emotion of each face image, or of every face found in each photo."""
-    records = predict_images(PredictConfig(images=images, model=model, faces=faces, num_threads=threads, backend=backend))
+    records = predict_images(PredictConfig(images=images, model=model, faces=faces, num_threads=threads, backend=backend,
+                                           flip_tta=flip_tta))
     if json_out:
         typer.echo(json.dumps(records, indent=2))
     else:

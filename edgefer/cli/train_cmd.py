@@ -28,6 +28,7 @@ def train(
     dropout: Optional[float] = typer.Option(None, help=f"Dropout before the head {PRESET_NOTE}"),
     label_smoothing: Optional[float] = typer.Option(None, help=f"Label smoothing {PRESET_NOTE}"),
     patience: Optional[int] = typer.Option(None, help=f"Early-stopping patience in epochs, 0 = off {PRESET_NOTE}"),
+    ema_decay: Optional[float] = typer.Option(None, help=f"Per-step weight EMA of the fine-tune, 0 = off {PRESET_NOTE}"),
     max_train_samples: Optional[int] = typer.Option(None, help="Train on a stratified subset of this size."),
     train_split: str = typer.Option("train", help="Training split (train/Training)."),
     val_split: str = typer.Option("val", help="Validation split (val/PublicTest); split off the training set if absent."),
@@ -49,7 +50,7 @@ def train(
         family=family, weights=weights, input_size=input_size, epochs=epochs, warmup_epochs=warmup_epochs,
         batch_size=batch_size, lr=lr, schedule=schedule, class_weights=class_weights, dropout=dropout,
         label_smoothing=label_smoothing, early_stopping_patience=patience, max_train_samples=max_train_samples,
-        mixed_precision=mixed_precision,
+        ema_decay=ema_decay, mixed_precision=mixed_precision,
     )
     config = cfg.preset(
         preset, data=data, out=out, train_split=train_split, val_split=val_split, distribute=distribute,

@@ -21,9 +21,10 @@ class ExportConfig:
     qat: bool = True  # also fine-tune quantize-aware and keep the better of PTQ and QAT
     qat_epochs: int = 1
     qat_steps: int = 0  # 0: qat_epochs full passes over the training faces
-    qat_lr: float = 1e-5
+    qat_lr: float = 2e-5
     qat_bn_freeze_fraction: float = 1.0  # last fraction of QAT steps with BatchNorm frozen
     qat_range_freeze_fraction: float = 0.3  # last fraction with fake-quant ranges frozen
+    qat_distill: float = 1.0  # weight of the float model's soft targets vs the labels in QAT
     calibration_size: int = 400
     batch_size: int = 32
     train_split: str = ""  # the run's settings if empty
@@ -49,6 +50,7 @@ class ExportConfig:
             (0 <= self.qat_range_freeze_fraction < 1, "the QAT range freeze fraction must be in [0, 1)"),
             (self.qat_range_freeze_fraction <= self.qat_bn_freeze_fraction <= 1,
              "BatchNorm must freeze no later than the ranges (and the fraction be at most 1)"),
+            (0 <= self.qat_distill <= 1, "--qat-distill must be in [0, 1]"),
             (self.calibration_size >= 1, "--calibration-size must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),

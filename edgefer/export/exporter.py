@@ -270,11 +270,11 @@ class _Exporter:
                                max_steps=cfg.qat_steps, learning_rate=cfg.qat_lr,
                                bn_freeze_fraction=cfg.qat_bn_freeze_fraction,
                                range_freeze_fraction=cfg.qat_range_freeze_fraction,
-                               label_smoothing=s.label_smoothing)
+                               label_smoothing=s.label_smoothing, distill=cfg.qat_distill)
         keras.utils.set_random_seed(s.seed)
-        log.info("QAT: %d steps of %d faces at lr %g; BatchNorm frozen from step %d, ranges from step %d",
-                 schedule.total_steps, cfg.batch_size, cfg.qat_lr, schedule.bn_freeze_step + 1,
-                 schedule.range_freeze_step + 1)
+        log.info("QAT: %d steps of %d faces at lr %g, distillation weight %g; BatchNorm frozen from step %d, "
+                 "ranges from step %d", schedule.total_steps, cfg.batch_size, cfg.qat_lr, cfg.qat_distill,
+                 schedule.bn_freeze_step + 1, schedule.range_freeze_step + 1)
         qat_model = quantize_model(self.float_logits)
         cal_x = model_input(cal.images, self.spec)
         calibrate_ranges(qat_model, self.float_logits,
@@ -284,7 +284,7 @@ class _Exporter:
             log.info("QAT epoch %d/%d: %d steps, loss %.4f%s", epoch, epochs, steps, loss,
                      " (ranges frozen)" if frozen else "")
 
-        return qat_model, fine_tune(qat_model, batches, schedule, progress)
+        return qat_model, fine_tune(qat_model, batches, schedule, progress, teacher=self.float_logits)
 
     # -- every format -------------------------------------------------------------------
     def finish(self, fmt: str, blob: bytes, quantization: str,

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from ..metadata import ModelInfo
-from ..predictors import as_logits, softmax
+from ..predictors import as_logits, flip_averaged_logits, softmax
 from ..preprocessing import FaceInput, to_face, to_gray
 from .faces import Box, FaceDetector, HaarFaceDetector, check_boxes, crop_face
 from .model import ModelSource, TFLiteModel, resolve_model
@@ -39,6 +39,8 @@ class EmotionClassifier:
     """Classify faces with an edgefer TFLite model (the shipped one when `model` is None).
 
     One instance holds one interpreter; it is safe to call from several threads.
+    ``flip_tta`` averages each face with its mirror image: two inferences per face
+    (+0.4 pp top-1 for the session-6 shipped model on PublicTest).
     """
 
     def __init__(
@@ -47,8 +49,10 @@ class EmotionClassifier:
         num_threads: int | None = None,
         backend: str | None = None,
         detector: FaceDetector | None = None,
+        flip_tta: bool = False,
     ) -> None:
         self.model = TFLiteModel(resolve_model(model), num_threads=num_threads, backend=backend)
+        self.flip_tta = flip_tta
         self.info = self.model.info
         self._detector = detector
         self._detector_lock = threading.Lock()
@@ -96,7 +100,10 @@ class EmotionClassifier:
         return list(self._detector(gray))
 
     def _classify(self, faces: np.ndarray) -> list[Prediction]:
-        probs = probabilities(self.model.run_faces(faces), self.info)
+        if self.flip_tta:
+            probs = softmax(flip_averaged_logits(self.model.run_faces, faces, self.info.output), self.info.temperature)
+        else:
+            probs = probabilities(self.model.run_faces(faces), self.info)
         labels = self.info.labels
         predictions = []
         for row in probs:

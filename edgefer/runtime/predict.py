@@ -18,6 +18,7 @@ class PredictConfig:
     faces: bool = False
     num_threads: int | None = None
     backend: str | None = None
+    flip_tta: bool = False  # average each face with its mirror image
 
 
 def predict_images(config: PredictConfig) -> list[dict[str, Any]]:
@@ -28,7 +29,8 @@ def predict_images(config: PredictConfig) -> list[dict[str, Any]]:
     for image in config.images:
         if not Path(image).is_file():
             raise DataError(f"{image}: no such image file")
-    classifier = EmotionClassifier(config.model, num_threads=config.num_threads, backend=config.backend)
+    classifier = EmotionClassifier(config.model, num_threads=config.num_threads, backend=config.backend,
+                                   flip_tta=config.flip_tta)
     records = []
     for image in config.images:
         if config.faces:

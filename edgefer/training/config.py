@@ -54,6 +54,9 @@ class TrainConfig:
     distribute: str = "none"
     mixed_precision: bool = False
     bn_recalibration_batches: int = 50
+    # Exponential moving average of the fine-tune weights, per step (0 = off). Its
+    # weights replace the last epoch's as a final-model candidate.
+    ema_decay: float = 0.0
     verbose: int = 1
 
     def validate(self) -> None:
@@ -74,6 +77,7 @@ class TrainConfig:
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (48 <= self.input_size <= 300, "input_size must be between 48 and 300"),
+            (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
         ]
         for ok, msg in checks:
             if not ok:

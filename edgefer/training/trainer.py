@@ -7,7 +7,7 @@ A run directory holds everything about a run:
 - ``checkpoints/``     the last epoch: weights, optimizer state, epoch counter
 - ``best_weights.h5``  the weights of the best validation epoch so far
 - ``history.csv``, ``curves.png``  per-epoch metrics
-- ``model.keras``      the final model (best epoch, BatchNorm statistics re-estimated)
+- ``model.keras``      the final model (best of best/last epoch, with running or re-estimated BatchNorm statistics)
 - ``metrics.json``, ``confusion.png``, ``reliability.png``  its validation report
 """
 
@@ -82,12 +82,14 @@ def class_weight_vector(labels: np.ndarray, mode: str) -> np.ndarray:
     return weights / np.sum(weights * np.bincount(labels, minlength=len(weights))) * len(labels)
 
 
-def _optimizer(config: TrainConfig, learning_rate):
+def _optimizer(config: TrainConfig, learning_rate, ema: bool = False):
+    # Keras copies the averaged weights into the model when fit() ends.
+    averaging = dict(use_ema=True, ema_momentum=config.ema_decay) if ema and config.ema_decay else {}
     if config.weight_decay > 0:
-        opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
+        opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay, **averaging)
         opt.exclude_from_weight_decay(var_names=["bn", "bias"])
         return opt
-    return keras.optimizers.Adam(learning_rate=learning_rate)
+    return keras.optimizers.Adam(learning_rate=learning_rate, **averaging)
 
 
 def _main_schedule(config: TrainConfig, steps_per_epoch: int):
@@ -244,7 +246,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
                             config.drop_connect_rate)
         head_opt = _optimizer(config, config.warmup_lr)
         main_lr = _main_schedule(config, steps_per_epoch)
-        main_opt = _optimizer(config, main_lr)
+        main_opt = _optimizer(config, main_lr, ema=True)
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         ckpt = tf.train.Checkpoint(model=model, head_optimizer=head_opt, optimizer=main_opt, epoch=epoch_var)
     manager = tf.train.CheckpointManager(ckpt, str(io_dir / "checkpoints"), max_to_keep=1)
@@ -311,7 +313,8 @@ def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
     """
     final = build_model(config.family, config.input_size, "none", config.dropout, config.drop_connect_rate)
     predictor = KerasPredictor.from_model(final, info, str(io_dir / MODEL_FILE))
-    candidates = {"last": model.get_weights()}
+    last = "last (EMA)" if config.ema_decay and config.epochs > config.warmup_epochs else "last"
+    candidates = {last: model.get_weights()}
     if (io_dir / BEST_WEIGHTS).is_file():
         final.load_weights(str(io_dir / BEST_WEIGHTS))
         candidates["best"] = final.get_weights()
