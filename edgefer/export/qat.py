@@ -232,7 +232,7 @@ class QatSchedule:
     label_smoothing: float = 0.0
     # Weight of the float teacher in the loss (1: match the float model's probabilities
     # only, 0: the labels only). The int8 model's job is to reproduce the float model:
-    # fitting labels alone pulls the weights towards a different model (session-6 Lite0:
+    # fitting labels alone pulls the weights towards a different model (shipped Lite0:
     # agreement with float 0.928 after 200 label-only steps, 0.947 for plain PTQ).
     distill: float = 0.0
 
