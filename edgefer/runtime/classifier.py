@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from ..metadata import ModelInfo
-from ..predictors import as_logits, flip_averaged_logits, softmax
+from ..scoring import as_logits, flip_averaged_logits, softmax
 from ..preprocessing import FaceInput, to_face, to_gray
 from .faces import Box, FaceDetector, HaarFaceDetector, check_boxes, crop_face
 from .model import ModelSource, TFLiteModel, resolve_model
