@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .data import FaceDataset, load_split
-from .fileio import write_json
-from .metrics import classification_report, reliability
-from .plots import confusion_matrices, reliability_diagram
-from .predictors import Predictor, load_predictor, predict_proba
+from .data import load_split
+from .predictors import load_predictor
+from .scoring import score, write_report_files
 
 log = logging.getLogger(__name__)
-
 
 @dataclass
 class EvaluateConfig:
@@ -28,26 +23,6 @@ class EvaluateConfig:
     skip_bad: bool = False
     num_threads: int | None = None
     flip_tta: bool = False  # average each face with its mirror image (twice the inference)
-
-
-def score(predictor: Predictor, dataset: FaceDataset, batch_size: int = 256) -> tuple[dict[str, Any], np.ndarray]:
-    """The evaluate report and the probabilities behind it."""
-    probs = predict_proba(predictor, dataset.images, batch_size)
-    report = classification_report(dataset.labels, probs)
-    report["model"] = predictor.name
-    report["data"] = dataset.source
-    report["split"] = dataset.split
-    report["reliability"] = reliability(dataset.labels, probs)
-    return report, probs
-
-
-def write_report_files(report: dict[str, Any], json_path: str | Path, title: str) -> None:
-    json_path = Path(json_path)
-    write_json(json_path, report)
-    stem = json_path.with_suffix("")
-    confusion_matrices([np.array(report["confusion_matrix"])], [title], f"{stem}.confusion.png")
-    reliability_diagram([report["reliability"]], [title], f"{stem}.reliability.png")
-
 
 def evaluate(config: EvaluateConfig) -> dict[str, Any]:
     predictor = load_predictor(config.model, config.num_threads, config.flip_tta)

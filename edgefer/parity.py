@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from .data import FaceDataset, load_split
-from .evaluate import score
 from .fileio import write_json, write_text
 from .labels import LABELS
 from .metrics import confusion_matrix, mcc, top_k_accuracy
 from .plots import confusion_matrices, reliability_diagram
-from .predictors import Predictor, load_predictor
+from .predictors import load_predictor
+from .scoring import Predictor, score
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,9 @@ from PIL import Image, UnidentifiedImageError
 from .errors import ConfigError, DataError
 
 FACE_SIZE = 48
+# What a model file may declare. The sizes edgefer trains at are narrower, per model
+# family (edgefer.families): from the face size up to about the family's design size.
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 600
 
 FaceInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 
@@ -39,8 +42,8 @@ class PreprocessSpec:
     face_size: int = FACE_SIZE
 
     def __post_init__(self) -> None:
-        if not 32 <= self.input_size <= 600:
-            raise ConfigError(f"input_size must be between 32 and 600, got {self.input_size}")
+        if not MIN_INPUT_SIZE <= self.input_size <= MAX_INPUT_SIZE:
+            raise ConfigError(f"input_size must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE}, got {self.input_size}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         if self.std <= 0:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..parity import ParityThresholds
-from .convert import FORMATS, INT8_IO_TYPES
+from .formats import FORMATS, INT8_IO_TYPES
 
 
 @dataclass

@@ -12,9 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelError
 from ..training.keras_env import tf
-
-FORMATS = ("int8", "float32", "float16", "dynamic")
-INT8_IO_TYPES = ("int8", "uint8", "float32")
+from .formats import INT8_IO_TYPES, get_format
 
 # Yields one float32 (1, S, S, C) model input per call, as the converter wants it.
 RepresentativeData = Callable[[], Iterable[list[np.ndarray]]]
@@ -34,20 +32,17 @@ def _converter(model):
 
 def convert(model, fmt: str, representative: RepresentativeData | None = None, io: str = "int8") -> bytes:
     """TFLite flatbuffer bytes of a float or QAT Keras model in format `fmt`."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    spec = get_format(fmt)
     converter = _converter(model)
-    if fmt == "float16":
+    if spec.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if spec.float16_weights:
         converter.target_spec.supported_types = [tf.float16]
-    elif fmt == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif fmt == "int8":
+    if spec.full_integer:
         if representative is None:
             raise ConfigError("int8 export needs calibration data (--data)")
         if io not in INT8_IO_TYPES:
             raise ConfigError(f"--io must be one of {', '.join(INT8_IO_TYPES)}, got {io!r}")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         # Float builtins stay allowed so an op without an int8 kernel converts and is then
         # named by the audit, instead of failing inside the converter with a long MLIR dump.

@@ -1,9 +1,8 @@
 """``edgefer export``: a trained float model -> self-describing TFLite files and a report.
 
 For int8 both post-training quantization (PTQ) and quantize-aware fine-tuning (QAT)
-are measured on the validation faces and the better one is kept: on the shipped
-Lite0 distilled QAT beat PTQ (agreement with float 0.956 vs 0.947), but QAT costs
-minutes and a short or label-only one can do worse than PTQ, so neither is assumed.
+are measured on the validation faces and the better one is kept: QAT costs minutes
+and a short or label-only one can do worse than PTQ, so neither is assumed.
 
 Every exported file holds the logits model (softmax removed); the runtime applies
 softmax(logits / T) with the temperature T embedded in the file. T is fitted per
@@ -17,45 +16,39 @@ passed the parity gate; a failed gate leaves only the report behind.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from .. import __version__
 from ..data import FaceDataset, stratified_split, train_val
-from ..errors import ConfigError, EdgeferError, ModelError
-from ..evaluate import score
+from ..errors import ConfigError, ModelError
 from ..fileio import write_bytes, write_json
 from ..metadata import ModelInfo, embed_model_info
 from ..parity import compare
-from ..predictors import MODEL_FILE, MODEL_INFO_FILE, KerasPredictor, Predictor, TFLitePredictor, logits
 from ..preprocessing import model_input, resize_faces
+from ..runtime.predictor import TFLitePredictor
+from ..scoring import MemoPredictor, Predictor, logits, score
 from ..training.config import AugmentConfig, TrainConfig
 from ..training.keras_env import keras
-from ..training.models import LOGITS_LAYER, load_keras_model, logits_model
+from ..training.keras_predictor import KerasPredictor, load_run_model
+from ..training.models import logits_model
 from ..training.pipeline import make_dataset
-from ..training.trainer import CONFIG_FILE, class_weight_vector
+from ..training.recipe import class_weight_vector, fine_tune_recipe
+from ..training.rundir import load_run
 from .audit import audit, require_full_integer
 from .calibration import calibrate
 from .config import ExportConfig
 from .convert import convert, representative_data
+from .formats import FORMATS, QAT_WEIGHTS_FILE, REPORT_FILE, model_file_name
 from .qat import QatSchedule, calibrate_ranges, fine_tune, quantize_model, save_qat_weights
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "export_report.json"
-QAT_WEIGHTS_FILE = "qat_weights.h5"
 SUMMARY_KEYS = ("top1", "top3", "mcc", "ece", "log_loss")
-
-
-def model_file_name(fmt: str) -> str:
-    return f"model_{fmt}.tflite"
 
 
 @dataclass
@@ -80,36 +73,9 @@ class DataSettings:
 
 
 def load_source(path: str | Path) -> Source:
-    """The float model, its ModelInfo and (for a run directory) its training config."""
-    path = Path(path)
-    model_path = path / MODEL_FILE if path.is_dir() else path
-    if not model_path.is_file():
-        raise ModelError(f"{model_path}: no such model file (export a run directory or a .keras file)")
-    info_path = model_path.parent / MODEL_INFO_FILE
-    if not info_path.is_file():
-        raise ModelError(f"{info_path}: missing; the export needs the model's input spec beside it")
-    try:
-        info = ModelInfo.from_dict(json.loads(info_path.read_text()))
-    except (ValueError, TypeError, EdgeferError) as exc:
-        raise ModelError(f"{info_path}: unreadable model info ({exc})") from None
-    run_dir = model_path.parent if (model_path.parent / CONFIG_FILE).is_file() else None
-    train_config = TrainConfig.load(run_dir / CONFIG_FILE) if run_dir else None
-    model = load_keras_model(model_path)
-    check_model(model, info, model_path)
-    return Source(model, info, model_path, run_dir, train_config)
-
-
-def check_model(model, info: ModelInfo, name: Path) -> None:
-    """Refuse a model that does not match its ModelInfo or lacks the logits layer."""
-    try:
-        head = model.get_layer(LOGITS_LAYER)
-    except ValueError:
-        raise ModelError(f"{name}: no '{LOGITS_LAYER}' layer; not an edgefer classifier") from None
-    if tuple(model.input_shape[1:]) != info.preprocess.input_shape:
-        raise ModelError(f"{name}: model input {tuple(model.input_shape[1:])} does not match "
-                         f"model_info.json {info.preprocess.input_shape}")
-    if head.units != len(info.labels):
-        raise ModelError(f"{name}: {head.units} logits but {len(info.labels)} labels in model_info.json")
+    """The float model (a Keras twin for a torch run), its ModelInfo and the run's config."""
+    run = load_run(path)
+    return Source(load_run_model(run), run.info, run.model_file, run.run_dir, run.config)
 
 
 def _data_settings(config: ExportConfig, source: Source) -> DataSettings | None:
@@ -121,34 +87,17 @@ def _data_settings(config: ExportConfig, source: Source) -> DataSettings | None:
             raise ConfigError(f"the run's training data {data} is not here; pass --data")
     if not data:
         return None
-    aug = run.augment if source.train_config else AugmentConfig()
-    # Light augmentation: QAT only nudges trained weights towards the quantization grid.
-    light = replace(aug, rotation_deg=aug.rotation_deg / 2, zoom=aug.zoom / 2, shift=aug.shift / 2,
-                    brightness=aug.brightness / 2, contrast=aug.contrast / 2)
+    recipe = fine_tune_recipe(source.train_config)
     return DataSettings(
         path=data,
         train_split=config.train_split or run.train_split,
         val_split=config.val_split or run.val_split,
         val_fraction=config.val_fraction or run.val_fraction,
         seed=config.seed if config.seed >= 0 else run.seed,
-        class_weights=run.class_weights if source.train_config else "none",
-        label_smoothing=run.label_smoothing if source.train_config else 0.0,
-        augment=light,
+        class_weights=recipe.class_weights,
+        label_smoothing=recipe.label_smoothing,
+        augment=recipe.augment,
     )
-
-
-class MemoPredictor:
-    """Caches raw outputs per input batch: every comparison re-scores the same faces."""
-
-    def __init__(self, inner: Predictor) -> None:
-        self.inner, self.name, self.info = inner, inner.name, inner.info
-        self._cache: dict[bytes, np.ndarray] = {}
-
-    def raw(self, x: np.ndarray) -> np.ndarray:
-        key = hashlib.sha1(np.ascontiguousarray(x).tobytes()).digest()
-        if key not in self._cache:
-            self._cache[key] = self.inner.raw(x)
-        return self._cache[key]
 
 
 def calibration_faces(train: FaceDataset, size: int, seed: int) -> FaceDataset:
@@ -158,11 +107,23 @@ def calibration_faces(train: FaceDataset, size: int, seed: int) -> FaceDataset:
     return stratified_split(train, size / len(train), seed)[1]
 
 
-def _candidate_summary(report: dict[str, Any], seconds: float, size: int) -> dict[str, Any]:
-    cand = report["candidate"]
-    return {"top1": cand["top1"], "top3": cand["top3"], "mcc": cand["mcc"], "agreement": report["agreement"],
-            "delta_top1": report["delta_top1"], "delta_mcc": report["delta_mcc"],
-            "parity_passed": report["passed"], "seconds": seconds, "bytes": size}
+@dataclass
+class Int8Candidate:
+    """One int8 model (PTQ or QAT) and how it compares with the float reference."""
+
+    name: str
+    blob: bytes
+    predictor: Predictor
+    seconds: float
+    summary: dict[str, Any] | None = None
+
+    def score_against(self, parity_report: dict[str, Any]) -> None:
+        cand = parity_report["candidate"]
+        self.summary = {
+            "top1": cand["top1"], "top3": cand["top3"], "mcc": cand["mcc"], "agreement": parity_report["agreement"],
+            "delta_top1": parity_report["delta_top1"], "delta_mcc": parity_report["delta_mcc"],
+            "parity_passed": parity_report["passed"], "seconds": self.seconds, "bytes": len(self.blob),
+        }
 
 
 def choose_int8(candidates: dict[str, dict[str, Any]]) -> tuple[str, str]:
@@ -229,34 +190,31 @@ class _Exporter:
                        seed=max(self.settings.seed, 0))
 
     # -- int8 ---------------------------------------------------------------------------
-    def int8_candidates(
-        self,
-    ) -> tuple[dict[str, bytes], dict[str, MemoPredictor], dict[str, dict[str, Any]], list[dict[str, float]]]:
+    def int8_candidates(self) -> tuple[list[Int8Candidate], list[dict[str, float]]]:
         """PTQ and (unless --no-qat) QAT int8 models, scored against the float reference."""
         cfg, s = self.config, self.settings
         cal = calibration_faces(self.train, cfg.calibration_size, s.seed)
         log.info("calibrating int8 on %d training faces (stratified, seed %d)", len(cal), s.seed)
         rep = representative_data(model_input(cal.images, self.spec))
-        blobs: dict[str, bytes] = {}
-        predictors: dict[str, MemoPredictor] = {}
-        summaries: dict[str, dict[str, Any]] = {}
-        history: list[dict[str, float]] = []
         started = time.time()
-        blobs["ptq"] = convert(self.float_logits, "int8", rep, cfg.io)
-        ptq_seconds = time.time() - started
+        log.info("int8 PTQ: converting")
+        candidates = [self._candidate("ptq", convert(self.float_logits, "int8", rep, cfg.io), started)]
+        history: list[dict[str, float]] = []
         if cfg.qat:
             started = time.time()
             self.qat_model, history = self.run_qat(cal)
-            blobs["qat"] = convert(self.qat_model, "int8", rep, cfg.io)
-            qat_seconds = time.time() - started
-        for name, blob in blobs.items():
-            predictors[name] = MemoPredictor(self.candidate_predictor(blob, f"int8-{name}"))
-            report = self.compare(predictors[name])
-            summaries[name] = _candidate_summary(report, ptq_seconds if name == "ptq" else qat_seconds, len(blob))
-            c = summaries[name]
+            log.info("int8 QAT: converting")
+            candidates.append(self._candidate("qat", convert(self.qat_model, "int8", rep, cfg.io), started))
+        for cand in candidates:
+            cand.score_against(self.compare(cand.predictor))
+            c = cand.summary
             log.info("int8 %s on %s: top-1 %.4f, MCC %.4f, agreement with float %.4f",
-                     name.upper(), self.val.split, c["top1"], c["mcc"], c["agreement"])
-        return blobs, predictors, summaries, history
+                     cand.name.upper(), self.val.split, c["top1"], c["mcc"], c["agreement"])
+        return candidates, history
+
+    def _candidate(self, name: str, blob: bytes, started: float) -> Int8Candidate:
+        predictor = MemoPredictor(self.candidate_predictor(blob, f"int8-{name}"))
+        return Int8Candidate(name, blob, predictor, time.time() - started)
 
     def run_qat(self, cal: FaceDataset) -> tuple[Any, list[dict[str, float]]]:
         """The QAT model: ranges from the calibration faces, then fine-tuned on the training faces."""
@@ -266,11 +224,8 @@ class _Exporter:
         weights = class_weight_vector(y, s.class_weights)[y]
         batches = make_dataset(x, y, self.spec, cfg.batch_size, training=True, seed=s.seed,
                                sample_weights=weights, augment=s.augment)
-        schedule = QatSchedule(epochs=cfg.qat_epochs, steps_per_epoch=max(1, len(x) // cfg.batch_size),
-                               max_steps=cfg.qat_steps, learning_rate=cfg.qat_lr,
-                               bn_freeze_fraction=cfg.qat_bn_freeze_fraction,
-                               range_freeze_fraction=cfg.qat_range_freeze_fraction,
-                               label_smoothing=s.label_smoothing, distill=cfg.qat_distill)
+        schedule = QatSchedule.from_config(cfg, steps_per_epoch=max(1, len(x) // cfg.batch_size),
+                                           label_smoothing=s.label_smoothing)
         keras.utils.set_random_seed(s.seed)
         log.info("QAT: %d steps of %d faces at lr %g, distillation weight %g; BatchNorm frozen from step %d, "
                  "ranges from step %d", schedule.total_steps, cfg.batch_size, cfg.qat_lr, cfg.qat_distill,
@@ -303,46 +258,30 @@ class _Exporter:
                   "format": fmt}
         if self.source.run_dir:
             source["run"] = str(self.source.run_dir)
-        if fmt == "int8":
+        if FORMATS[fmt].full_integer:
             source["io"] = self.config.io
         info = replace(self.source.info, output="logits", temperature=temperature,
                        edgefer_version=__version__, source=source)
         blob = embed_model_info(blob, info)
         entry["temperature"] = temperature
-        entry["audit"] = audit(blob, float_io=fmt != "int8" or self.config.io == "float32")
+        entry["audit"] = audit(blob, float_io=not FORMATS[fmt].full_integer or self.config.io == "float32")
         return blob, entry
 
     def run(self) -> dict[str, Any]:
         cfg = self.config
-        self.load_data()
         report: dict[str, Any] = {
             "edgefer_version": __version__, "model": str(self.source.path),
             "run_dir": str(self.source.run_dir) if self.source.run_dir else None,
             "out": str(self.out), "config": cfg.to_dict(), "data": None, "reference": None,
             "formats": {}, "parity": None, "passed": False, "failure": None,
         }
-        if self.val is not None:
-            ref_report, _ = score(self.reference, self.val)
-            report["reference"] = {k: ref_report[k] for k in SUMMARY_KEYS}
-            report["data"] = {"path": self.settings.path, "train_faces": len(self.train),
-                              "val_faces": len(self.val), "val_split": self.val.split,
-                              "calibration_faces": min(cfg.calibration_size, len(self.train))}
-        files: dict[str, bytes] = {}
-        for fmt in cfg.formats:
-            started = time.time()
-            if fmt == "int8":
-                blobs, predictors, candidates, history = self.int8_candidates()
-                chosen, reason = choose_int8(candidates)
-                log.info("int8: keeping %s (%s)", chosen.upper(), reason)
-                report["int8"] = {"candidates": candidates, "chosen": chosen, "reason": reason,
-                                  "qat_history": history}
-                blob, entry = self.finish(fmt, blobs[chosen], f"int8-{chosen}", predictors[chosen])
-            else:
-                blob, entry = self.finish(fmt, convert(self.float_logits, fmt), fmt)
-            entry.update(file=model_file_name(fmt), bytes=len(blob), seconds=time.time() - started)
-            report["formats"][fmt] = entry
-            files[fmt] = blob
-        failure = self.gate(files, report)
+        try:
+            files = self.convert_all(report)
+            failure = self.gate(files, report)
+        except BaseException as exc:  # an interrupt or a failed step still leaves its report
+            report["failure"] = f"{exc.__class__.__name__}: {exc}"
+            write_json(self.out / REPORT_FILE, report)
+            raise
         if failure:
             report["failure"] = failure
             write_json(self.out / REPORT_FILE, report)
@@ -356,24 +295,51 @@ class _Exporter:
         write_json(self.out / REPORT_FILE, report)
         return report
 
+    def convert_all(self, report: dict[str, Any]) -> dict[str, bytes]:
+        cfg = self.config
+        self.load_data()
+        if self.val is not None:
+            ref_report, _ = score(self.reference, self.val)
+            report["reference"] = {k: ref_report[k] for k in SUMMARY_KEYS}
+            report["data"] = {"path": self.settings.path, "train_faces": len(self.train),
+                              "val_faces": len(self.val), "val_split": self.val.split,
+                              "calibration_faces": min(cfg.calibration_size, len(self.train))}
+        files: dict[str, bytes] = {}
+        for n, fmt in enumerate(cfg.formats, 1):
+            log.info("[%d/%d] %s: %s", n, len(cfg.formats), fmt, FORMATS[fmt].description)
+            started = time.time()
+            if FORMATS[fmt].full_integer:
+                candidates, history = self.int8_candidates()
+                chosen, reason = choose_int8({c.name: c.summary for c in candidates})
+                log.info("int8: keeping %s (%s)", chosen.upper(), reason)
+                report["int8"] = {"candidates": {c.name: c.summary for c in candidates}, "chosen": chosen,
+                                  "reason": reason, "qat_history": history}
+                best = next(c for c in candidates if c.name == chosen)
+                blob, entry = self.finish(fmt, best.blob, f"int8-{chosen}", best.predictor)
+            else:
+                blob, entry = self.finish(fmt, convert(self.float_logits, fmt), fmt)
+            entry.update(file=model_file_name(fmt), bytes=len(blob), seconds=time.time() - started)
+            report["formats"][fmt] = entry
+            files[fmt] = blob
+        return files
+
     def gate(self, files: dict[str, bytes], report: dict[str, Any]) -> str | None:
-        """Full-integer audit and parity of the int8 file; the failure message, or None."""
-        if "int8" not in files:
-            return None
-        try:
-            require_full_integer(report["formats"]["int8"]["audit"], self.config.allow_float_ops)
-        except ModelError as exc:
-            return str(exc)
-        # The written bytes, with their own metadata: what a device will run.
-        parity = self.compare(TFLitePredictor(files["int8"], name=model_file_name("int8")), bootstrap=1000)
-        report["parity"] = parity
-        log.info("parity (float vs int8): agreement %.4f, top-1 %+.2f pp, MCC %+.4f: %s",
-                 parity["agreement"], 100 * parity["delta_top1"], parity["delta_mcc"],
-                 "PASS" if parity["passed"] else "FAIL")
-        if not parity["passed"] and self.config.parity_gate:
-            failed = ", ".join(f"{c['check']} {c['value']:.4f} (limit {c['op']} {c['limit']})"
-                               for c in parity["checks"] if not c["passed"])
-            return f"int8 parity with the float model failed: {failed}; use --no-parity-gate to export anyway"
+        """Full-integer audit and parity of each gated file; the failure message, or None."""
+        for fmt in (f for f in files if FORMATS[f].gated):
+            try:
+                require_full_integer(report["formats"][fmt]["audit"], self.config.allow_float_ops)
+            except ModelError as exc:
+                return str(exc)
+            # The written bytes, with their own metadata: what a device will run.
+            parity = self.compare(TFLitePredictor(files[fmt], name=model_file_name(fmt)), bootstrap=1000)
+            report["parity"] = parity
+            log.info("parity (float vs %s): agreement %.4f, top-1 %+.2f pp, MCC %+.4f: %s", fmt,
+                     parity["agreement"], 100 * parity["delta_top1"], parity["delta_mcc"],
+                     "PASS" if parity["passed"] else "FAIL")
+            if not parity["passed"] and self.config.parity_gate:
+                failed = ", ".join(f"{c['check']} {c['value']:.4f} (limit {c['op']} {c['limit']})"
+                                   for c in parity["checks"] if not c["passed"])
+                return f"{fmt} parity with the float model failed: {failed}; use --no-parity-gate to export anyway"
         return None
 
 

@@ -197,10 +197,8 @@ def save_qat_weights(qat_model, path: str | os.PathLike) -> None:
     """Weights-only HDF5: the one QAT checkpoint format that round-trips."""
     from ..fileio import atomic_path
 
-    with atomic_path(path) as tmp:
-        h5 = tmp.with_suffix(".h5")  # Keras picks the format from the suffix
-        qat_model.save_weights(str(h5))
-        os.replace(h5, tmp)
+    with atomic_path(path, suffix=".h5") as tmp:
+        qat_model.save_weights(str(tmp))
 
 
 def load_qat_weights(float_model, path: str | os.PathLike):
@@ -218,23 +216,31 @@ def load_qat_weights(float_model, path: str | os.PathLike):
 
 @dataclass
 class QatSchedule:
-    epochs: int = 1
-    steps_per_epoch: int = 100
-    max_steps: int = 0  # 0: epochs * steps_per_epoch
-    learning_rate: float = 1e-5
+    """Steps, learning rate and freeze points of one QAT run; built from an ExportConfig."""
+
+    epochs: int
+    steps_per_epoch: int
+    max_steps: int  # 0: epochs * steps_per_epoch
+    learning_rate: float
     # torchvision's QAT reference freezes BatchNorm statistics and then the observer
     # ranges for the last part of fine-tuning, so the weights settle against a fixed
-    # quantization grid. BatchNorm is frozen from the start by default: on the smoke
-    # Lite0, 30 training-mode passes with no weight update moved the moving statistics
-    # enough to drop agreement with float from 0.86 to 0.52 (0.88 with them frozen).
-    bn_freeze_fraction: float = 1.0
-    range_freeze_fraction: float = 0.3
-    label_smoothing: float = 0.0
+    # quantization grid; moving BatchNorm statistics in QAT pull the model away from
+    # the float model it must reproduce.
+    bn_freeze_fraction: float
+    range_freeze_fraction: float
     # Weight of the float teacher in the loss (1: match the float model's probabilities
-    # only, 0: the labels only). The int8 model's job is to reproduce the float model:
-    # fitting labels alone pulls the weights towards a different model (shipped Lite0:
-    # agreement with float 0.928 after 200 label-only steps, 0.947 for plain PTQ).
-    distill: float = 0.0
+    # only, 0: the labels only). The int8 model's job is to reproduce the float model;
+    # fitting labels alone pulls the weights towards a different model.
+    distill: float
+    label_smoothing: float = 0.0
+
+    @classmethod
+    def from_config(cls, config, steps_per_epoch: int, label_smoothing: float = 0.0) -> "QatSchedule":
+        """The schedule an :class:`~edgefer.export.config.ExportConfig` asks for."""
+        return cls(epochs=config.qat_epochs, steps_per_epoch=steps_per_epoch, max_steps=config.qat_steps,
+                   learning_rate=config.qat_lr, bn_freeze_fraction=config.qat_bn_freeze_fraction,
+                   range_freeze_fraction=config.qat_range_freeze_fraction, distill=config.qat_distill,
+                   label_smoothing=label_smoothing)
 
     @property
     def total_steps(self) -> int:

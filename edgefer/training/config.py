@@ -9,10 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..families import get_family
 
 CLASS_WEIGHT_MODES = ("balanced", "sqrt", "none")
 SCHEDULES = ("cosine", "plateau")
-DISTRIBUTE = ("none", "mirrored", "multi-worker")
+DISTRIBUTE = ("none", "mirrored", "multi-worker", "ddp")
+ENGINES = ("keras", "torch")
+DEVICES = ("auto", "cpu", "cuda")
+# Which engine runs each distribution mode.
+_DISTRIBUTE_ENGINE = {"mirrored": "keras", "multi-worker": "keras", "ddp": "torch"}
 
 
 @dataclass
@@ -23,12 +28,27 @@ class AugmentConfig:
     shift: float = 0.1
     brightness: float = 0.2
     contrast: float = 0.2
+    # Applied by the torch engine (on the device, per sample): the degradations of real
+    # cameras, each with this probability, and regularisers that mix or hide pixels.
+    erasing: float = 0.0  # probability of one random erased rectangle
+    mixup: float = 0.0  # probability that a batch is mixed (mixup or cutmix, half each)
+    blur: float = 0.0
+    noise: float = 0.0
+    jpeg: float = 0.0
+    downscale: float = 0.0
+    gamma: float = 0.0
+
+    def validate(self) -> None:
+        for name in ("erasing", "mixup", "blur", "noise", "jpeg", "downscale", "gamma"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"augment.{name} is a probability: it must be in [0, 1]")
 
 
 @dataclass
 class TrainConfig:
     data: str = ""
     out: str = "runs/train"
+    engine: str = "keras"
     family: str = "lite0"
     weights: str = "lite0-imagenet"
     input_size: int = 96
@@ -57,18 +77,33 @@ class TrainConfig:
     # Exponential moving average of the fine-tune weights, per step (0 = off). Its
     # weights replace the last epoch's as a final-model candidate.
     ema_decay: float = 0.0
+    # Distillation (torch engine): run directories whose flip-averaged probabilities,
+    # averaged over teachers, are soft targets on the same augmented batch.
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 0.0  # weight of the teachers' soft targets vs the labels
+    distill_temperature: float = 2.0
+    device: str = "auto"  # torch engine: auto (CUDA when present), cpu or cuda
+    compile: bool = False  # torch engine: torch.compile the training step
     verbose: int = 1
 
     def validate(self) -> None:
-        from .models import check_family
-
-        check_family(self.family)
+        family = get_family(self.family)
+        family.check_input_size(self.input_size)
+        self.augment.validate()
         if not self.data:
             raise ConfigError("no training data given (--data PATH)")
         checks = [
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.class_weights in CLASS_WEIGHT_MODES, f"class_weights must be one of {CLASS_WEIGHT_MODES}"),
             (self.distribute in DISTRIBUTE, f"distribute must be one of {DISTRIBUTE}"),
+            (self.engine in ENGINES, f"engine must be one of {ENGINES}"),
+            (self.device in DEVICES, f"device must be one of {DEVICES}"),
+            (_DISTRIBUTE_ENGINE.get(self.distribute, self.engine) == self.engine,
+             f"--distribute {self.distribute} needs --engine {_DISTRIBUTE_ENGINE.get(self.distribute)}"),
+            (not self.teachers or self.engine == "torch", "distillation from --teacher needs --engine torch"),
+            (0 <= self.distill_weight <= 1, "distill_weight must be in [0, 1]"),
+            (not self.distill_weight or self.teachers, "distill_weight > 0 needs --teacher RUN_DIR"),
+            (self.distill_temperature > 0, "distill_temperature must be positive"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (0 <= self.warmup_epochs < self.epochs or self.epochs == self.warmup_epochs == 1,
              "warmup_epochs must be smaller than epochs"),
@@ -76,7 +111,6 @@ class TrainConfig:
             (self.lr > 0 and self.warmup_lr > 0, "learning rates must be positive"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (48 <= self.input_size <= 300, "input_size must be between 48 and 300"),
             (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
         ]
         for ok, msg in checks:
@@ -93,7 +127,12 @@ class TrainConfig:
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-        data["augment"] = AugmentConfig(**data.get("augment", {}))
+        augment = data.get("augment", {})
+        unknown = set(augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
+        if unknown:
+            raise ConfigError(f"unknown augment option(s): {', '.join(sorted(unknown))}")
+        data["augment"] = AugmentConfig(**augment)
+        data["teachers"] = tuple(data.get("teachers", ()))
         return cls(**data)
 
     @classmethod

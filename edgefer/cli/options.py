@@ -1,0 +1,58 @@
+"""Helpers for commands whose defaults live in a config dataclass, never here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The options the user set: typer passes None for every option left out."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def default_of(cls: type, name: str) -> str:
+    """A dataclass field's default, for --help."""
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    value = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    return "none" if value in ("", None) else str(value)
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """A recipe file: JSON (a run's config.json is one) or YAML (with PyYAML installed)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{file}: no such config file")
+    text = file.read_text()
+    try:
+        if file.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise ConfigError(f"{file}: YAML configs need PyYAML (pip install pyyaml), or use JSON") from None
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError's message both name the line
+        raise ConfigError(f"{file}: not a valid config file ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: a config file holds one mapping of option names to values")
+    return data
+
+
+def key_values(text: str, option: str) -> dict[str, float]:
+    """'a=0.2,b=0.5' -> {'a': 0.2, 'b': 0.5}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            out[key.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"{option} takes name=value pairs such as erasing=0.25,mixup=0.2; got {part!r}")
+    return out
