@@ -12,7 +12,7 @@ BASE_PY := $(BASE_VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,faces,dev]'
+	$(PY) -m pip install -q -e '.[train,torch,faces,dev]'
 	touch $@
 
 $(BASE_VENV)/.installed: pyproject.toml

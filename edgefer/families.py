@@ -56,11 +56,10 @@ class Family:
         return self.kind == "lite"
 
     def preprocess_spec(self, input_size: int) -> PreprocessSpec:
-        self.check_input_size(input_size)
         return PreprocessSpec(input_size=input_size, channels=3, mean=self.mean, std=self.std)
 
     def check_input_size(self, input_size: int) -> None:
-        # Faces are 48 px: a model input below that would throw detail away.
+        """The sizes edgefer trains this family at; faces are 48 px, so less throws detail away."""
         if not FACE_SIZE <= input_size <= self.max_input_size:
             raise ConfigError(f"input_size for {self.name} must be between {FACE_SIZE} and "
                               f"{self.max_input_size}, got {input_size}")

@@ -6,6 +6,13 @@ import pytest
 # Tests import TensorFlow only through edgefer, which wants Keras 2; keep logs quiet.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# torch (with torchvision, which timm imports) crashes when loaded after TensorFlow in one
+# process, so the tests that use both import it first.
+try:
+    import timm  # noqa: E402,F401
+    import torch  # noqa: E402,F401
+except ImportError:
+    pass
 from edgefer.synthetic import fer_csv  # noqa: E402
 
 

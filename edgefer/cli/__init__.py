@@ -4,6 +4,7 @@ calls the library function that takes it; nothing else happens here."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import typer
@@ -30,6 +31,8 @@ def _setup_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; usage errors exit 2 (click's convention), input errors exit 2 with one line."""
     _setup_logging()
+    # A kill (SIGTERM) unwinds like Ctrl-C, so temporary files are removed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         app(args=argv, prog_name="edgefer")
     except EdgeferError as exc:

@@ -8,6 +8,8 @@ import typer
 from ..evaluate import EvaluateConfig, evaluate
 from . import app
 
+_D = EvaluateConfig()
+
 
 @app.command("evaluate")
 def evaluate_command(
@@ -15,7 +17,7 @@ def evaluate_command(
     data: str = typer.Option(..., "--data", help="FER2013 CSV or image-folder root."),
     split: Optional[str] = typer.Option(None, help="Split to score (e.g. PublicTest, test); the test/val split if omitted."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write the report here (plus confusion and reliability PNGs)."),
-    batch_size: int = typer.Option(256, help="Faces per inference batch."),
+    batch_size: int = typer.Option(_D.batch_size, help="Faces per inference batch."),
     threads: Optional[int] = typer.Option(None, help="Interpreter threads for TFLite models."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images."),
     flip_tta: bool = typer.Option(False, "--flip-tta", help="Average each face with its mirror image (2x inference)."),

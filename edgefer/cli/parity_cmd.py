@@ -7,6 +7,8 @@ import typer
 from ..parity import ParityConfig, ParityThresholds, parity, summary_table
 from . import app
 
+_T, _P = ParityThresholds(), ParityConfig()
+
 
 @app.command("parity")
 def parity_command(
@@ -15,12 +17,12 @@ def parity_command(
     data: str = typer.Option(..., "--data", help="FER2013 CSV or image-folder root."),
     split: Optional[str] = typer.Option(None, help="Split to compare on; the test/val split if omitted."),
     json_path: Optional[str] = typer.Option(None, "--json", help="Write JSON here, plus .md and PNGs beside it."),
-    max_top1_drop: float = typer.Option(1.0, help="Largest allowed top-1 drop, percentage points."),
-    max_top3_drop: float = typer.Option(1.0, help="Largest allowed top-3 drop, percentage points."),
-    max_mcc_drop: float = typer.Option(0.02, help="Largest allowed MCC drop."),
-    min_agreement: float = typer.Option(0.95, help="Smallest allowed top-1 agreement (fraction)."),
-    bootstrap: int = typer.Option(1000, help="Paired-bootstrap resamples for the 95% intervals (0: none)."),
-    seed: int = typer.Option(0, help="Bootstrap seed."),
+    max_top1_drop: float = typer.Option(_T.max_top1_drop, help="Largest allowed top-1 drop, percentage points."),
+    max_top3_drop: float = typer.Option(_T.max_top3_drop, help="Largest allowed top-3 drop, percentage points."),
+    max_mcc_drop: float = typer.Option(_T.max_mcc_drop, help="Largest allowed MCC drop."),
+    min_agreement: float = typer.Option(_T.min_agreement, help="Smallest allowed top-1 agreement (fraction)."),
+    bootstrap: int = typer.Option(_P.bootstrap, help="Paired-bootstrap resamples for the 95% intervals (0: none)."),
+    seed: int = typer.Option(_P.seed, help="Bootstrap seed."),
     threads: Optional[int] = typer.Option(None, help="Interpreter threads for TFLite models."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images."),
 ) -> None:

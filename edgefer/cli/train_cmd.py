@@ -5,20 +5,28 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
+from ..training.config import AugmentConfig, TrainConfig
 from . import app
+from .options import default_of, given, key_values, read_config_file
 
-PRESET_NOTE = "[default: from the preset]"
+PRESET_NOTE = "[default: from the preset or --config]"
+
+
+def _d(name: str) -> str:
+    return f"[default: {default_of(TrainConfig, name)}]"
 
 
 @app.command()
 def train(
-    data: str = typer.Option("", "--data", help="FER2013 CSV (.csv/.csv.gz) or image-folder root (not with --resume)."),
-    out: str = typer.Option("runs/train", "--out", help="Run directory to create."),
-    preset: str = typer.Option("cpu", "--preset", help="Recipe: cpu, gpu or tiny."),
+    data: Optional[str] = typer.Option(None, "--data", help="FER2013 CSV (.csv/.csv.gz) or image-folder root (not with --resume)."),
+    out: Optional[str] = typer.Option(None, "--out", help=f"Run directory to create. {_d('out')}"),
+    preset: str = typer.Option("cpu", "--preset", help="Recipe: cpu, gpu or tiny (ignored with --config)."),
+    config_file: Optional[str] = typer.Option(None, "--config", help="Recipe file (JSON or YAML); a run's config.json is one."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this directory."),
+    engine: Optional[str] = typer.Option(None, help=f"keras or torch (the torch extra) {_d('engine')}"),
     family: Optional[str] = typer.Option(None, help=f"b0..b7, v2-b0..v2-b3, lite0..lite4 {PRESET_NOTE}"),
-    weights: Optional[str] = typer.Option(None, help=f"none, imagenet, lite0-imagenet or a weights file {PRESET_NOTE}"),
-    input_size: Optional[int] = typer.Option(None, help=f"Model input side, 48-300 px {PRESET_NOTE}"),
+    weights: Optional[str] = typer.Option(None, help=f"none, imagenet, lite0-imagenet, a weights file or a run directory {PRESET_NOTE}"),
+    input_size: Optional[int] = typer.Option(None, help=f"Model input side in px {PRESET_NOTE}"),
     epochs: Optional[int] = typer.Option(None, help=f"Total epochs, warm-up included {PRESET_NOTE}"),
     warmup_epochs: Optional[int] = typer.Option(None, help=f"Epochs with the backbone frozen {PRESET_NOTE}"),
     batch_size: Optional[int] = typer.Option(None, help=f"Global batch size {PRESET_NOTE}"),
@@ -27,35 +35,52 @@ def train(
     class_weights: Optional[str] = typer.Option(None, help=f"balanced, sqrt or none {PRESET_NOTE}"),
     dropout: Optional[float] = typer.Option(None, help=f"Dropout before the head {PRESET_NOTE}"),
     label_smoothing: Optional[float] = typer.Option(None, help=f"Label smoothing {PRESET_NOTE}"),
-    patience: Optional[int] = typer.Option(None, help=f"Early-stopping patience in epochs, 0 = off {PRESET_NOTE}"),
+    early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", "--patience",
+                                                          help=f"Epochs without val top-1 gain before stopping, 0 = off {PRESET_NOTE}"),
     ema_decay: Optional[float] = typer.Option(None, help=f"Per-step weight EMA of the fine-tune, 0 = off {PRESET_NOTE}"),
+    augment: Optional[str] = typer.Option(None, help="Augmentation overrides, e.g. 'rotation_deg=12,erasing=0.25,jpeg=0.3' (fields of AugmentConfig)."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Comma list of torch run directories to distil from (torch engine)."),
+    distill_weight: Optional[float] = typer.Option(None, help=f"Weight of the teachers' soft targets vs the labels {_d('distill_weight')}"),
+    distill_temperature: Optional[float] = typer.Option(None, help=f"Distillation temperature {_d('distill_temperature')}"),
+    device: Optional[str] = typer.Option(None, help=f"Torch engine: auto, cpu or cuda {_d('device')}"),
+    compile_step: Optional[bool] = typer.Option(None, "--compile/--no-compile", help=f"Torch engine: torch.compile the step {_d('compile')}"),
     max_train_samples: Optional[int] = typer.Option(None, help="Train on a stratified subset of this size."),
-    train_split: str = typer.Option("train", help="Training split (train/Training)."),
-    val_split: str = typer.Option("val", help="Validation split (val/PublicTest); split off the training set if absent."),
-    distribute: str = typer.Option("none", help="none, mirrored (local devices) or multi-worker (TF_CONFIG)."),
+    train_split: Optional[str] = typer.Option(None, help=f"Training split (train/Training). {_d('train_split')}"),
+    val_split: Optional[str] = typer.Option(None, help=f"Validation split (val/PublicTest); split off the training set if absent. {_d('val_split')}"),
+    distribute: Optional[str] = typer.Option(None, help=f"Keras engine: none, mirrored or multi-worker (TF_CONFIG). {_d('distribute')}"),
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision", help=PRESET_NOTE),
-    seed: int = typer.Option(0, help="Random seed (data order, augmentation, initialisation)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images instead of failing."),
+    seed: Optional[int] = typer.Option(None, help=f"Random seed (data order, augmentation, initialisation). {_d('seed')}"),
+    skip_bad: Optional[bool] = typer.Option(None, "--skip-bad", help="Skip and count unreadable rows/images instead of failing."),
 ) -> None:
     """Train the float EfficientNet classifier; writes a resumable run directory."""
-    from ..training import config as cfg
-    from ..training import trainer
+    from .. import training
 
     if resume:
         if data:
             raise ConfigError("--resume continues with the run's own data; leave out --data")
-        trainer.resume(resume, **({"epochs": epochs} if epochs else {}))
+        training.resume(resume, **given(epochs=epochs))
         return
-    overrides = dict(
-        family=family, weights=weights, input_size=input_size, epochs=epochs, warmup_epochs=warmup_epochs,
-        batch_size=batch_size, lr=lr, schedule=schedule, class_weights=class_weights, dropout=dropout,
-        label_smoothing=label_smoothing, early_stopping_patience=patience, max_train_samples=max_train_samples,
-        ema_decay=ema_decay, mixed_precision=mixed_precision,
+    overrides = given(
+        data=data, out=out, engine=engine, family=family, weights=weights, input_size=input_size, epochs=epochs,
+        warmup_epochs=warmup_epochs, batch_size=batch_size, lr=lr, schedule=schedule, class_weights=class_weights,
+        dropout=dropout, label_smoothing=label_smoothing, early_stopping_patience=early_stopping_patience,
+        ema_decay=ema_decay, distill_weight=distill_weight, distill_temperature=distill_temperature, device=device,
+        compile=compile_step, max_train_samples=max_train_samples, train_split=train_split, val_split=val_split,
+        distribute=distribute, mixed_precision=mixed_precision, seed=seed, skip_bad=skip_bad,
+        teachers=tuple(t.strip() for t in teacher.split(",") if t.strip()) if teacher else None,
     )
-    config = cfg.preset(
-        preset, data=data, out=out, train_split=train_split, val_split=val_split, distribute=distribute,
-        seed=seed, skip_bad=skip_bad, **{k: v for k, v in overrides.items() if v is not None},
-    )
-    if weights is None and family is not None and family != config.family:
-        config.weights = "none"
-    trainer.train(config)
+    if config_file:
+        base = TrainConfig.from_dict(read_config_file(config_file))
+    else:
+        base = training.preset(preset)
+    config = TrainConfig.from_dict({**base.to_dict(), **overrides})
+    if augment:
+        known = {f for f in AugmentConfig.__dataclass_fields__}
+        updates = key_values(augment, "--augment")
+        unknown = set(updates) - known
+        if unknown:
+            raise ConfigError(f"--augment: unknown field(s) {', '.join(sorted(unknown))} (choose from {', '.join(sorted(known))})")
+        config.augment = AugmentConfig(**{**config.augment.__dict__, **{k: (bool(v) if k == "flip" else v) for k, v in updates.items()}})
+    if weights is None and family is not None and family != base.family:
+        config.weights = "none"  # the recipe's ImageNet weights belong to its own family
+    training.train(config)

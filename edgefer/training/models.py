@@ -93,10 +93,21 @@ def _keras_backbone(family: str, inputs, weights: str):
 
 
 def load_weights_file(model, path: str | os.PathLike) -> None:
-    """Load Keras weights (.h5 or .weights.h5) by layer name; the head is skipped if it differs."""
+    """Warm-start weights: a Keras .h5 (by layer name; the head is skipped if it differs),
+    or a torch run's .safetensors (mapped onto this model, which must be the same family)."""
     path = Path(path)
+    if path.is_dir():
+        from .rundir import find_model_file
+
+        path = find_model_file(path)[0]
     if not path.is_file():
         raise ConfigError(f"--weights {path}: no such file (or use none, imagenet, lite0-imagenet)")
+    if path.suffix == ".safetensors":
+        from .tensorfile import load_model_weights
+        from .transfer import load_torch_state
+
+        load_torch_state(model, load_model_weights(path), str(path))
+        return
     try:
         model.load_weights(str(path), by_name=True, skip_mismatch=True)
     except (OSError, ValueError) as exc:

@@ -71,3 +71,21 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: not a safetensors weights file ({exc})") from None
     return tensors, {str(k): str(v) for k, v in metadata.items()}
+
+
+MODEL_FORMAT = "edgefer-torch"
+
+
+def save_model_weights(path: str | Path, tensors: Mapping[str, np.ndarray], family: str) -> None:
+    """A torch-engine model's weights, tagged so readers can refuse anything else."""
+    save(path, tensors, {"format": MODEL_FORMAT, "family": family})
+
+
+def load_model_weights(path: str | Path, family: str | None = None) -> dict[str, np.ndarray]:
+    """An edgefer torch-engine weights file; other safetensors files are refused."""
+    tensors, meta = load(path)
+    if meta.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path}: a safetensors file, but not edgefer model weights (no format={MODEL_FORMAT})")
+    if family and meta.get("family") != family:
+        raise ModelError(f"{path}: weights of a {meta.get('family')} model, not {family}")
+    return tensors

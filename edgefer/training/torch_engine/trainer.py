@@ -1,0 +1,282 @@
+"""The PyTorch engine of ``edgefer train``: data and augmentation on the device, one run directory.
+
+The schedule is the Keras engine's (frozen-backbone warm-up, then a warmed-up cosine
+fine-tune, label smoothing, class weights, weight EMA, early stopping) so a recipe
+means the same on both; on CUDA it adds bf16 autocast, channels-last and optionally
+``torch.compile``. The run directory follows :mod:`edgefer.training.rundir`; the final
+weights are ``model.safetensors``, which the Keras side maps onto its twin.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConfigError, ModelError
+from ...fileio import atomic_path
+from ...plots import training_curves
+from ...preprocessing import resize_faces
+from ...scoring import score
+from .. import rundir
+from ..config import TrainConfig
+from ..recipe import TrainResult, class_weight_vector, load_data, model_info, write_metrics
+from .augment import augment, mix
+from .env import torch
+from .models import build_model, save_weights
+from .predictor import TorchPredictor
+from .teachers import Teachers
+
+log = logging.getLogger(__name__)
+F = torch.nn.functional
+CHECKPOINT_FILE = "last.pt"
+
+
+def resolve_device(name: str):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA GPU is visible to torch on this machine")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """The Keras engine's schedule: warm-up lr for head-only epochs, then warmed-up cosine."""
+    head_steps = config.warmup_epochs * steps_per_epoch
+    if step < head_steps:
+        return config.warmup_lr
+    if config.schedule == "plateau":
+        return config.lr
+    step -= head_steps
+    total = max(1, (config.epochs - config.warmup_epochs) * steps_per_epoch)
+    warmup = min(steps_per_epoch, total // 10)
+    if step < warmup:
+        return config.lr * (0.1 + 0.9 * step / max(1, warmup))
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@dataclass
+class _Data:
+    train_x: Any  # uint8 (N, S, S) on the device
+    train_y: Any
+    val_x: Any
+    val_y: Any
+    class_w: Any
+
+
+class _Session:
+    """Model, EMA, optimizer and the state a checkpoint must carry."""
+
+    def __init__(self, config: TrainConfig, device) -> None:
+        self.config, self.device = config, device
+        self.model = build_model(config.family, config.weights, config.dropout, config.drop_connect_rate)
+        self.model.to(device).to(memory_format=torch.channels_last)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_decay else None
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (no_decay if p.ndim <= 1 else decay).append(p)  # BatchNorm and biases: no weight decay
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.lr)
+        self.epoch, self.step = 0, 0
+        self.history: list[dict[str, float]] = []
+
+    def checkpoint(self, path: Path) -> None:
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "epoch": self.epoch, "step": self.step,
+                 "ema": self.ema.state_dict() if self.ema is not None else {}}
+        with atomic_path(path, suffix=".pt") as tmp:
+            torch.save(state, tmp)
+
+    def restore(self, path: Path) -> None:
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)  # no pickle code runs
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.ema is not None and state["ema"]:
+                self.ema.load_state_dict(state["ema"])
+        except (RuntimeError, KeyError, ValueError, OSError) as exc:
+            raise ModelError(f"{path}: not a checkpoint of this run ({str(exc).splitlines()[0]})") from None
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema is None:
+            return
+        for e, p in zip(self.ema.state_dict().values(), self.model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(self.config.ema_decay).add_(p.detach(), alpha=1 - self.config.ema_decay)
+            else:
+                e.copy_(p)
+
+
+def _load(config: TrainConfig, spec, device) -> tuple[_Data, Any, Any]:
+    train_ds, val_ds = load_data(config)
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    class_w = class_weight_vector(train_ds.labels, config.class_weights)
+    data = _Data(as_tensor(resize_faces(train_ds.images, spec.input_size)), as_tensor(train_ds.labels.astype(np.int64)),
+                 as_tensor(resize_faces(val_ds.images, spec.input_size)), as_tensor(val_ds.labels.astype(np.int64)),
+                 as_tensor(class_w.astype(np.float32)))
+    return data, train_ds, val_ds
+
+
+def _model_input(faces, spec):
+    """(B, 1, S, S) float 0..255 -> the model's input, channels-last: preprocessing.model_input on tensors."""
+    return spec.normalize(faces.expand(-1, spec.channels, -1, -1)).contiguous(memory_format=torch.channels_last)
+
+
+def _loss(config: TrainConfig, logits, y, perm, lam: float, class_w, soft=None):
+    ce = F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=config.label_smoothing)
+    ce_b = F.cross_entropy(logits.float(), y[perm], reduction="none", label_smoothing=config.label_smoothing)
+    label_loss = (lam * ce * class_w[y] + (1 - lam) * ce_b * class_w[y[perm]]).mean()
+    if soft is None:
+        return label_loss
+    t = config.distill_temperature
+    kd = F.kl_div(F.log_softmax(logits.float() / t, dim=1), soft, reduction="batchmean") * t * t
+    return (1 - config.distill_weight) * label_loss + config.distill_weight * kd
+
+
+def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -> dict[str, float]:
+    config, model = session.config, session.model
+    n, bs = len(data.train_x), config.batch_size
+    steps = max(1, n // bs)
+    head_only = session.epoch < config.warmup_epochs
+    for name, p in model.named_parameters():
+        p.requires_grad_(not head_only or name.startswith("logits."))
+    model.train()
+    order = torch.randperm(n, generator=gen, device=data.train_x.device)
+    totals = torch.zeros(3, device=data.train_x.device)
+    for i in range(steps):
+        idx = order[i * bs : (i + 1) * bs]
+        faces = augment(data.train_x[idx].unsqueeze(1).float(), config.augment, gen)
+        faces, perm, lam = mix(faces, config.augment, gen)
+        soft = teachers.probabilities(faces, config.distill_temperature) if teachers else None
+        for group in session.optimizer.param_groups:
+            group["lr"] = lr_at(config, session.step, steps)
+        loss, logits = step_fn(_model_input(faces, spec), data.train_y[idx], perm, lam, soft)
+        session.update_ema()
+        session.step += 1
+        y = data.train_y[idx]
+        top3 = logits.topk(3, dim=1).indices
+        totals += torch.stack([loss.detach() * len(idx), (logits.argmax(1) == y).sum(), (top3 == y[:, None]).any(1).sum()])
+    loss, correct, top3 = (totals / (steps * bs)).tolist()
+    return {"loss": loss, "accuracy": correct, "top3": top3, "lr": lr_at(config, session.step - 1, steps)}
+
+
+@torch.no_grad()
+def _validate(model, data: _Data, spec, batch_size: int) -> dict[str, float]:
+    model.eval()
+    losses, correct, top3 = 0.0, 0, 0
+    for start in range(0, len(data.val_x), batch_size):
+        x = data.val_x[start : start + batch_size].unsqueeze(1).float()
+        y = data.val_y[start : start + batch_size]
+        logits = model(_model_input(x, spec)).float()
+        losses += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        top3 += int((logits.topk(3, dim=1).indices == y[:, None]).any(1).sum())
+    n = max(1, len(data.val_x))
+    return {"val_loss": losses / n, "val_accuracy": correct / n, "val_top3": top3 / n}
+
+
+def _make_step(session: _Session, data: _Data):
+    config, model, optimizer = session.config, session.model, session.optimizer
+    autocast = session.device.type == "cuda" and config.mixed_precision
+
+    def step(x, y, perm, lam, soft):
+        with torch.autocast(session.device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = model(x)
+        loss = _loss(config, logits, y, perm, lam, data.class_w, soft)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss, logits.detach().float()
+
+    return torch.compile(step) if config.compile else step
+
+
+def _finish(session: _Session, io_dir: Path, info, val_ds, spec) -> dict[str, Any]:
+    """Score last, EMA and best weights on the validation faces; keep the best as model.safetensors."""
+    config, device = session.config, session.device
+    candidates = {"last": session.model}
+    if session.ema is not None:
+        candidates["last (EMA)"] = session.ema
+    best_file = io_dir / rundir.BEST_WEIGHTS["torch"]
+    if best_file.is_file():
+        from .models import load_weights
+
+        best = build_model(config.family, "none", config.dropout, 0.0).to(device)
+        load_weights(best, best_file)
+        candidates["best"] = best
+    scored = []
+    for name, model in candidates.items():
+        report, _ = score(TorchPredictor(model, info, name, device), val_ds)
+        log.info("final model candidate: %-12s val top-1 %.4f", name, report["top1"])
+        scored.append((report["top1"], name, model, report))
+    _, choice, model, report = max(scored, key=lambda c: c[0])
+    save_weights(model, io_dir / rundir.TORCH_MODEL_FILE)
+    report["model"] = str(io_dir / rundir.TORCH_MODEL_FILE)
+    report["final_model"] = {"choice": choice, "candidates": {name: t for t, name, _, _ in scored}}
+    return report
+
+
+def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+    config.validate()
+    device = resolve_device(config.device)
+    run_dir = rundir.prepare(config, resume)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    info = model_info(config, run_dir)
+    spec = info.preprocess
+    data, train_ds, val_ds = _load(config, spec, device)
+    rundir.write_start(run_dir, config, info, resume)
+    session = _Session(config, device)
+    teachers = Teachers(config.teachers, device) if config.teachers else None
+    checkpoint = run_dir / rundir.CHECKPOINT_DIR / CHECKPOINT_FILE
+    if resume and checkpoint.is_file():
+        session.restore(checkpoint)
+        session.history = [h for h in rundir.read_history(run_dir / rundir.HISTORY_FILE) if h["epoch"] <= session.epoch]
+        log.info("resuming %s after epoch %d", run_dir, session.epoch)
+    log.info("torch engine on %s: %d training faces, %d validation faces (%s); %s at %d px",
+             device, len(train_ds), len(val_ds), val_ds.split, config.family, config.input_size)
+    step_fn = _make_step(session, data)
+    started, stopped_early = time.time(), False
+    while session.epoch < config.epochs and not stopped_early:
+        gen = torch.Generator(device=device).manual_seed(config.seed * 100_003 + session.epoch)
+        t0 = time.time()
+        row = {"epoch": session.epoch + 1, **_train_epoch(session, data, spec, teachers, step_fn, gen)}
+        row.update(_validate(session.ema or session.model, data, spec, 512))
+        row["seconds"] = time.time() - t0
+        session.epoch += 1
+        stopped_early = _record(session, run_dir, row, len(data.train_x))
+        session.checkpoint(checkpoint)
+    report = _finish(session, run_dir, info, val_ds, spec)
+    metrics = write_metrics(run_dir, report, config, val_ds.split, {
+        "epochs_run": len(session.history), "best_epoch": rundir.best_epoch(session.history),
+        "stopped_early": stopped_early, "seconds_this_session": time.time() - started,
+        "train_faces": len(train_ds), "val_faces": len(val_ds), "device": str(device),
+        "class_weights": data.class_w.cpu().tolist(),
+    })
+    return TrainResult(run_dir, metrics, session.history)
+
+
+def _record(session: _Session, run_dir: Path, row: dict[str, float], n_train: int) -> bool:
+    """History, curves and best weights after an epoch; True when early stopping says stop."""
+    improved = row["val_accuracy"] >= max((h["val_accuracy"] for h in session.history), default=-1.0)
+    session.history.append(row)
+    if improved:
+        save_weights(session.ema or session.model, run_dir / rundir.BEST_WEIGHTS["torch"])
+    rundir.write_history(run_dir / rundir.HISTORY_FILE, session.history)
+    training_curves(session.history, run_dir / rundir.CURVES_FILE)
+    best = rundir.best_epoch(session.history)
+    log.info("epoch %d/%d: loss %.4f, val top-1 %.4f top-3 %.4f (best epoch %d), %.0f img/s%s",
+             row["epoch"], session.config.epochs, row["loss"], row["val_accuracy"], row["val_top3"], best,
+             n_train / max(row["seconds"], 1e-9), "  [saved best]" if improved else "")
+    patience = session.config.early_stopping_patience
+    return bool(patience and row["epoch"] - best >= patience)

@@ -1,0 +1,209 @@
+"""The PyTorch engine: timm twins of every family, the run directory, the road into Keras/TFLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import requires_tf
+from edgefer.families import FAMILIES
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("timm")
+
+# Seconds to build both twins on two cores: the big ones still run, marked slow.
+_SLOW = {"b5", "b6", "b7", "lite4", "v2-b3"}
+
+
+def _randomised(model):
+    """Non-trivial BatchNorm statistics, so a mis-mapped tensor shows in the logits."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                # Small perturbations: deep residual stacks (V2) amplify larger ones into huge logits.
+                m.running_mean.copy_((torch.rand(m.running_mean.shape, generator=gen) - 0.5) * 0.2)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) * 0.2 + 0.9)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) * 0.2 + 0.9)
+                m.bias.copy_((torch.rand(m.bias.shape, generator=gen) - 0.5) * 0.2)
+    return model.eval()
+
+
+@requires_tf
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow) if f in _SLOW else f for f in FAMILIES])
+def test_keras_twin_computes_the_same_logits(family):
+    from edgefer.training.models import build_model as keras_model
+    from edgefer.training.models import logits_model
+    from edgefer.training.torch_engine.models import build_model, state_arrays
+    from edgefer.training.transfer import load_torch_state
+
+    torch.manual_seed(0)
+    net = _randomised(build_model(family))
+    size = 64
+    twin = keras_model(family, size, "none")
+    load_torch_state(twin, state_arrays(net))
+    spec = FAMILIES[family].preprocess_spec(size)
+    x = spec.normalize(np.random.default_rng(1).uniform(0, 255, (2, size, size, 3))).astype(np.float32)
+    keras_logits = logits_model(twin)(x, training=False).numpy()
+    with torch.no_grad():
+        torch_logits = net(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    scale = max(1.0, float(np.abs(torch_logits).max()))  # float32 sums: the error grows with the logits
+    assert np.abs(keras_logits - torch_logits).max() <= 1e-4 * scale
+    assert np.abs(torch_logits).max() > 1e-3  # not a degenerate all-zero model
+
+
+@requires_tf
+def test_transfer_refuses_another_family():
+    from edgefer.errors import ModelError
+    from edgefer.training.models import build_model as keras_model
+    from edgefer.training.torch_engine.models import build_model, state_arrays
+    from edgefer.training.transfer import load_torch_state
+
+    with pytest.raises(ModelError, match="torch modules|does not fit"):
+        load_torch_state(keras_model("lite0", 48, "none"), state_arrays(build_model("b0")))
+
+
+def test_lite_imagenet_weights_load_onto_timm():
+    from edgefer.training.torch_engine.models import build_model
+
+    net = build_model("lite0", "lite0-imagenet")
+    # The stem of the official weights, not timm's random initialisation.
+    assert float(net.backbone.conv_stem.weight.abs().mean()) > 0.05
+    assert torch.isfinite(net(torch.zeros(1, 3, 64, 64))).all()
+
+
+@pytest.fixture(scope="module")
+def torch_run(tmp_path_factory, synthetic_csv):
+    from edgefer.training import AugmentConfig, preset, train
+
+    out = tmp_path_factory.mktemp("torch") / "run"
+    # Every augmentation on, so each one runs; flips only for geometry (as the Keras tiny run).
+    aug = AugmentConfig(rotation_deg=0, zoom=0, shift=0, brightness=0, contrast=0, erasing=0.1, mixup=0.1,
+                        blur=0.1, noise=0.1, jpeg=0.1, downscale=0.1, gamma=0.1)
+    train(preset("tiny", engine="torch", data=str(synthetic_csv), out=str(out), epochs=4, augment=aug,
+                 ema_decay=0.9, verbose=0))
+    return out
+
+
+def test_torch_run_directory_is_a_first_class_run(torch_run):
+    from edgefer.training.rundir import load_run
+
+    names = {p.name for p in torch_run.iterdir()}
+    assert {"config.json", "model_info.json", "history.csv", "curves.png", "metrics.json",
+            "model.safetensors", "checkpoints"} <= names
+    metrics = json.loads((torch_run / "metrics.json").read_text())
+    assert {"top1", "top3", "mcc", "macro_f1", "log_loss", "ece", "confusion_matrix", "final_model",
+            "training"} <= set(metrics)
+    assert metrics["training"]["engine"] == "torch" and metrics["training"]["epochs_run"] == 4
+    run = load_run(torch_run)
+    assert run.engine == "torch" and run.config.engine == "torch"
+    # Learnt something: the synthetic classes are easy.
+    assert metrics["top1"] > 0.5
+
+
+def test_torch_engine_never_imports_tensorflow(synthetic_csv, tmp_path):
+    code = (
+        "import sys\n"
+        "from edgefer.training import preset, train\n"
+        f"train(preset('tiny', engine='torch', data={str(synthetic_csv)!r}, out={str(tmp_path / 'r')!r}, "
+        "epochs=1, max_train_samples=64))\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+
+
+@requires_tf
+def test_torch_run_enters_the_int8_chain_without_torch(torch_run, synthetic_csv, tmp_path):
+    """Export reads the torch run through its Keras twin; float32 TFLite top-1 matches the torch one."""
+    code = (
+        "import json, sys\n"
+        "sys.modules['torch'] = None  # any torch import now fails\n"
+        "from edgefer.export import ExportConfig, export\n"
+        "from edgefer.evaluate import EvaluateConfig, evaluate\n"
+        f"r = export(ExportConfig(model={str(torch_run)!r}, data={str(synthetic_csv)!r}, out={str(tmp_path)!r}, "
+        "formats=('int8', 'float32'), qat=False, calibration_size=70, parity_gate=False))\n"
+        f"e = evaluate(EvaluateConfig(model={str(tmp_path / 'model_float32.tflite')!r}, data={str(synthetic_csv)!r}, "
+        "split='PublicTest'))\n"
+        "print(json.dumps({'top1': e['top1'], 'int8': r['formats']['int8']['audit']['full_integer']}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=600)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    metrics = json.loads((torch_run / "metrics.json").read_text())
+    assert result["int8"] is True
+    assert abs(result["top1"] - metrics["top1"]) <= 0.01
+
+
+@requires_tf
+def test_keras_engine_warm_starts_from_a_torch_run(torch_run):
+    from edgefer.predictors import load_predictor
+    from edgefer.training.models import build_model, logits_model
+
+    model = build_model("lite0", 48, str(torch_run))
+    x = np.random.default_rng(0).normal(size=(3, 48, 48, 3)).astype(np.float32)
+    expected = load_predictor(torch_run).raw(x)
+    np.testing.assert_allclose(logits_model(model)(x, training=False).numpy(), expected, atol=1e-4)
+
+
+def test_distilled_student_follows_its_teacher(torch_run, synthetic_csv, tmp_path):
+    """Distilled (weight 1), a student agrees with its teacher more than the same student on labels."""
+    from edgefer.data import load_split
+    from edgefer.metadata import ModelInfo
+    from edgefer.scoring import logits
+    from edgefer.training import AugmentConfig, preset, train
+    from edgefer.training.torch_engine.models import build_model, load_weights
+    from edgefer.training.torch_engine.predictor import TorchPredictor
+
+    flips = AugmentConfig(rotation_deg=0, zoom=0, shift=0, brightness=0, contrast=0)
+    faces = load_split(synthetic_csv, "PublicTest").images
+    info = ModelInfo.from_dict(json.loads((torch_run / "model_info.json").read_text()))
+
+    def top1(run_dir):
+        net = build_model("lite0")
+        load_weights(net, run_dir / "model.safetensors")
+        return np.argmax(logits(TorchPredictor(net, info, "m", torch.device("cpu")), faces), axis=1)
+
+    teacher = top1(torch_run)
+    agreement = {}
+    for weight in (0.0, 1.0):
+        run = train(preset("tiny", engine="torch", data=str(synthetic_csv), out=str(tmp_path / f"s{weight}"),
+                           epochs=4, augment=flips, seed=1, teachers=(str(torch_run),) if weight else (),
+                           distill_weight=weight, distill_temperature=1.0, verbose=0))
+        agreement[weight] = float(np.mean(top1(run.run_dir) == teacher))
+    assert agreement[1.0] > agreement[0.0], agreement
+
+
+def test_bad_inputs_are_one_line_errors(torch_run, synthetic_csv, tmp_path):
+    from edgefer.errors import ConfigError, ModelError
+    from edgefer.training import preset, train
+    from edgefer.training.tensorfile import load_model_weights, save
+
+    save(tmp_path / "other.safetensors", {"w": np.zeros(3, np.float32)})
+    with pytest.raises(ModelError, match="not edgefer model weights"):
+        load_model_weights(tmp_path / "other.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 5)
+    with pytest.raises(ModelError, match="not a safetensors"):
+        load_model_weights(tmp_path / "junk.safetensors")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            train(preset("tiny", engine="torch", device="cuda", data=str(synthetic_csv), out=str(tmp_path / "c")))
+        assert not (tmp_path / "c").exists()
+    with pytest.raises(ConfigError, match="needs --engine torch"):
+        train(preset("tiny", data=str(synthetic_csv), out=str(tmp_path / "k"), teachers=(str(torch_run),)))
+
+
+def test_safetensors_files_are_readable_by_the_safetensors_package(tmp_path):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    from edgefer.training.tensorfile import load, save
+
+    tensors = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.ones(4, np.float16)}
+    save(tmp_path / "t.safetensors", tensors, {"k": "v"})
+    theirs = safetensors_numpy.load_file(str(tmp_path / "t.safetensors"))
+    ours, meta = load(tmp_path / "t.safetensors")
+    assert list(ours) == ["b", "a"] and meta == {"k": "v"}  # order kept: the transfer relies on it
+    for name, value in tensors.items():
+        np.testing.assert_array_equal(theirs[name], value)
+        np.testing.assert_array_equal(ours[name], value)
