@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ConfigError, DataError
 
@@ -76,8 +76,10 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     try:
         with Image.open(path) as img:
             img.load()
-            return img.copy()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+            # Phones store portraits sideways with an EXIF rotation flag; faces must be upright.
+            return ImageOps.exif_transpose(img)
+    # Pillow reports some malformed headers (a PNG's broken chunk) as SyntaxError.
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
 
 
@@ -108,18 +110,59 @@ def _array_to_image(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
 
 
-def to_gray(image: FaceInput) -> np.ndarray:
-    """Any image (path, PIL image, array of any mode) -> uint8 (H, W) grayscale at full size."""
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """An image in L or RGB: the two modes the rest of edgefer reads."""
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode.startswith("I"):
+        # 16-bit files (PNG, TIFF) open as I;16 or I; Pillow's own conversion would
+        # clip everything above 255 to white instead of scaling the range down.
+        wide = np.asarray(image).astype(np.float64)
+        return Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "F":
+        return _array_to_image(np.asarray(image))
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        # Transparent pixels hold arbitrary colour (often black); on white, a cut-out
+        # face looks as it does in any viewer and every encoder of it gives the same pixels.
+        gray = image.mode in ("LA", "La")
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat = Image.alpha_composite(background, rgba).convert("RGB")
+        return flat.convert("L") if gray else flat
+    if image.mode == "1":
+        return image.convert("L")
+    try:  # CMYK, YCbCr, LAB, HSV
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise DataError(f"image mode {image.mode} cannot be converted to RGB ({exc})") from None
+
+
+def _decode(image: FaceInput) -> Image.Image:
     if isinstance(image, (str, os.PathLike)):
-        image = load_image(image)
-    elif isinstance(image, np.ndarray):
-        image = _array_to_image(image)
-    elif not isinstance(image, Image.Image):
-        raise DataError(f"cannot read an image from {type(image).__name__}")
-    if image.mode != "L":
-        # RGBA and palette images go through RGB so transparency does not become black noise.
-        image = image.convert("RGB").convert("L")
-    return np.asarray(image, dtype=np.uint8)
+        return _to_8bit(load_image(image))
+    if isinstance(image, np.ndarray):
+        return _to_8bit(_array_to_image(image))
+    if isinstance(image, Image.Image):
+        return _to_8bit(ImageOps.exif_transpose(image))
+    raise DataError(f"cannot read an image from {type(image).__name__}")
+
+
+def to_gray(image: FaceInput) -> np.ndarray:
+    """Any image (path, PIL image, array of any mode) -> uint8 (H, W) grayscale at full size.
+
+    16-bit images are scaled to 8 bits, transparency is composited on white and EXIF
+    orientation is applied, so an image and its 8-bit opaque twin give the same pixels.
+    """
+    decoded = _decode(image)
+    return np.asarray(decoded if decoded.mode == "L" else decoded.convert("L"), dtype=np.uint8)
+
+
+def to_rgb(image: FaceInput) -> np.ndarray:
+    """Any image -> uint8 (H, W, 3) RGB at full size, decoded exactly as :func:`to_gray` does."""
+    decoded = _decode(image)
+    return np.asarray(decoded if decoded.mode == "RGB" else decoded.convert("RGB"), dtype=np.uint8)
 
 
 def to_face(image: FaceInput, face_size: int = FACE_SIZE) -> np.ndarray:

@@ -11,7 +11,7 @@ from edgefer.preprocessing import PreprocessSpec, model_input, to_face
     [
         np.full((48, 48), 200, np.uint8),
         np.full((120, 90, 3), 200, np.uint8),
-        np.full((30, 30, 4), 200, np.uint8),
+        np.dstack([np.full((30, 30, 3), 200, np.uint8), np.full((30, 30), 255, np.uint8)]),  # opaque RGBA
         np.full((64, 64, 1), 200, np.uint8),
         np.full((48, 48), 200 / 255, np.float32),
         Image.new("RGB", (300, 200), (200, 200, 200)),

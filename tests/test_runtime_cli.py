@@ -46,7 +46,7 @@ def test_predict_prints_one_line_per_image(capfd, images):
 
 
 def test_predict_json_has_the_promised_keys(capfd, images):
-    code, out, err = run_cli(capfd, "predict", *images, "--model", FLOAT32, "--json")
+    code, out, err = run_cli(capfd, "predict", *images, "--model", FLOAT32, "--json", "-")
     assert code == 0, err
     records = json.loads(out)
     assert [r["image"] for r in records] == images

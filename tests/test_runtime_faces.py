@@ -108,12 +108,13 @@ def test_stream_yields_per_frame_results_from_one_interpreter():
     assert all(r[0].box == (10, 10, 30, 30) for r in fixed)
 
 
-def test_missing_opencv_names_the_extra(monkeypatch):
+def test_missing_opencv_names_the_extra_only_for_haar(monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)  # makes `import cv2` fail
-    classifier = EmotionClassifier(INT8)
+    classifier = EmotionClassifier(INT8, detector="haar")
     with pytest.raises(ConfigError, match=r"pip install 'edgefer\[faces\]'"):
         classifier.detect(photo())
     assert classifier.detect(photo(), boxes=[(0, 0, 20, 20)])  # caller boxes need no OpenCV
+    assert EmotionClassifier(INT8).detect(photo()) == []  # BlazeFace, the default, needs none
 
 
 def test_opencv_without_cascades_is_a_clear_error(monkeypatch):
@@ -129,7 +130,7 @@ def test_opencv_without_cascades_is_a_clear_error(monkeypatch):
 @needs_cascade
 @pytest.mark.parametrize("size", [60, 100, 200])
 def test_haar_cascade_finds_a_drawn_face(size):
-    found = EmotionClassifier(INT8).detect(drawn_face(size))
+    found = EmotionClassifier(INT8, detector="haar").detect(drawn_face(size))
     assert len(found) == 1
     x, y, w, h = found[0].box
     assert abs(x + w / 2 - size) < size * 0.2 and abs(y + h / 2 - size) < size * 0.3
@@ -138,7 +139,7 @@ def test_haar_cascade_finds_a_drawn_face(size):
 
 @needs_cascade
 def test_haar_cascade_finds_two_faces_and_none_in_a_blank_image():
-    classifier = EmotionClassifier(INT8)
+    classifier = EmotionClassifier(INT8, detector="haar")
     pair = np.concatenate([drawn_face(100), drawn_face(100)], axis=1)
     assert [d.box[0] < 200 for d in classifier.detect(pair)] == [True, False]
     assert classifier.detect(np.full((300, 300), 90, np.uint8)) == []
@@ -182,13 +183,15 @@ def test_cli_predict_faces_prints_boxes(tmp_path, capfd):
     Image.fromarray(drawn_face(100)).save(path)
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200), 90, np.uint8)).save(blank)
-    assert main(["predict", str(path), str(blank), "--faces", "--model", str(INT8)]) == 0
+    haar = ["--faces", "--detector", "haar", "--model", str(INT8)]
+    assert main(["predict", str(path), str(blank), *haar]) == 0
     lines = capfd.readouterr().out.splitlines()
     assert lines[0].startswith(f"{path} [") and lines[1] == f"{blank}: no face found"
-    assert main(["predict", str(path), "--faces", "--json", "--model", str(INT8)]) == 0
+    assert main(["predict", str(path), *haar, "--json", "-"]) == 0
     (record,) = json.loads(capfd.readouterr().out)
     (face,) = record["faces"]
-    assert set(face) == {"box", "label", "score", "probabilities"} and len(face["box"]) == 4
+    assert set(face) == {"box", "face_score", "label", "score", "probabilities"} and len(face["box"]) == 4
+    assert face["face_score"] is None  # the cascade gives no confidence
 
 
 ASTRONAUT = Path(__file__).resolve().parent.parent / "examples" / "astronaut.jpg"
@@ -197,6 +200,6 @@ ASTRONAUT = Path(__file__).resolve().parent.parent / "examples" / "astronaut.jpg
 @needs_cascade
 @pytest.mark.skipif(not ASTRONAUT.is_file(), reason="examples/astronaut.jpg is not in this checkout")
 def test_haar_cascade_finds_the_face_in_a_real_photo():
-    (detection,) = EmotionClassifier(INT8).detect(ASTRONAUT)
+    (detection,) = EmotionClassifier(INT8, detector="haar").detect(ASTRONAUT)
     x, y, w, h = detection.box
     assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 180 and w > 60  # her face, top centre

@@ -25,7 +25,7 @@ def test_default_is_accepted_where_a_model_is(tmp_path, capsys):
     from PIL import Image
 
     Image.fromarray(face).save(tmp_path / "face.png")
-    assert main(["predict", str(tmp_path / "face.png"), "--model", "default", "--json"]) == 0
+    assert main(["predict", str(tmp_path / "face.png"), "--model", "default", "--json", "-"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result[0]["label"] in LABELS
     assert abs(sum(result[0]["probabilities"].values()) - 1.0) < 1e-5

@@ -207,3 +207,25 @@ def test_safetensors_files_are_readable_by_the_safetensors_package(tmp_path):
     for name, value in tensors.items():
         np.testing.assert_array_equal(theirs[name], value)
         np.testing.assert_array_equal(ours[name], value)
+
+
+def test_a_run_config_is_a_recipe_for_the_next_run(torch_run, tmp_path):
+    from edgefer.cli import main
+
+    out = tmp_path / "again"
+    code = main(["train", "--config", str(torch_run / "config.json"), "--out", str(out), "--epochs", "1",
+                 "--max-train-samples", "64", "--augment", "erasing=0.5"])
+    assert code == 0
+    first = json.loads((torch_run / "config.json").read_text())
+    second = json.loads((out / "config.json").read_text())
+    changed = {k for k in first if first[k] != second[k]}
+    assert changed == {"out", "epochs", "max_train_samples", "augment"}
+    assert second["augment"]["erasing"] == 0.5 and second["engine"] == "torch"
+
+
+def test_a_bad_config_file_is_one_line(tmp_path, capsys):
+    from edgefer.cli import main
+
+    (tmp_path / "c.json").write_text('{"family": "lite0", "learning_rate": 1}')
+    assert main(["train", "--config", str(tmp_path / "c.json"), "--data", "x.csv"]) == 2
+    assert "unknown training option(s): learning_rate" in capsys.readouterr().err

@@ -9,21 +9,17 @@ from ..training.config import AugmentConfig, TrainConfig
 from . import app
 from .options import default_of, given, key_values, read_config_file
 
-PRESET_NOTE = "[default: from the preset or --config]"
-
-
-def _d(name: str) -> str:
-    return f"[default: {default_of(TrainConfig, name)}]"
+PRESET_NOTE = "(default: from the preset or --config)"
 
 
 @app.command()
 def train(
     data: Optional[str] = typer.Option(None, "--data", help="FER2013 CSV (.csv/.csv.gz) or image-folder root (not with --resume)."),
-    out: Optional[str] = typer.Option(None, "--out", help=f"Run directory to create. {_d('out')}"),
+    out: Optional[str] = typer.Option(None, "--out", help="Run directory to create.", show_default=default_of(TrainConfig, "out")),
     preset: str = typer.Option("cpu", "--preset", help="Recipe: cpu, gpu or tiny (ignored with --config)."),
     config_file: Optional[str] = typer.Option(None, "--config", help="Recipe file (JSON or YAML); a run's config.json is one."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    engine: Optional[str] = typer.Option(None, help=f"keras or torch (the torch extra) {_d('engine')}"),
+    engine: Optional[str] = typer.Option(None, help="keras or torch (the torch extra)", show_default=default_of(TrainConfig, "engine")),
     family: Optional[str] = typer.Option(None, help=f"b0..b7, v2-b0..v2-b3, lite0..lite4 {PRESET_NOTE}"),
     weights: Optional[str] = typer.Option(None, help=f"none, imagenet, lite0-imagenet, a weights file or a run directory {PRESET_NOTE}"),
     input_size: Optional[int] = typer.Option(None, help=f"Model input side in px {PRESET_NOTE}"),
@@ -40,16 +36,16 @@ def train(
     ema_decay: Optional[float] = typer.Option(None, help=f"Per-step weight EMA of the fine-tune, 0 = off {PRESET_NOTE}"),
     augment: Optional[str] = typer.Option(None, help="Augmentation overrides, e.g. 'rotation_deg=12,erasing=0.25,jpeg=0.3' (fields of AugmentConfig)."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Comma list of torch run directories to distil from (torch engine)."),
-    distill_weight: Optional[float] = typer.Option(None, help=f"Weight of the teachers' soft targets vs the labels {_d('distill_weight')}"),
-    distill_temperature: Optional[float] = typer.Option(None, help=f"Distillation temperature {_d('distill_temperature')}"),
-    device: Optional[str] = typer.Option(None, help=f"Torch engine: auto, cpu or cuda {_d('device')}"),
-    compile_step: Optional[bool] = typer.Option(None, "--compile/--no-compile", help=f"Torch engine: torch.compile the step {_d('compile')}"),
+    distill_weight: Optional[float] = typer.Option(None, help="Weight of the teachers' soft targets vs the labels", show_default=default_of(TrainConfig, "distill_weight")),
+    distill_temperature: Optional[float] = typer.Option(None, help="Distillation temperature", show_default=default_of(TrainConfig, "distill_temperature")),
+    device: Optional[str] = typer.Option(None, help="Torch engine: auto, cpu or cuda", show_default=default_of(TrainConfig, "device")),
+    compile_step: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="Torch engine: torch.compile the step", show_default=default_of(TrainConfig, "compile")),
     max_train_samples: Optional[int] = typer.Option(None, help="Train on a stratified subset of this size."),
-    train_split: Optional[str] = typer.Option(None, help=f"Training split (train/Training). {_d('train_split')}"),
-    val_split: Optional[str] = typer.Option(None, help=f"Validation split (val/PublicTest); split off the training set if absent. {_d('val_split')}"),
-    distribute: Optional[str] = typer.Option(None, help=f"Keras engine: none, mirrored or multi-worker (TF_CONFIG). {_d('distribute')}"),
+    train_split: Optional[str] = typer.Option(None, help="Training split (train/Training).", show_default=default_of(TrainConfig, "train_split")),
+    val_split: Optional[str] = typer.Option(None, help="Validation split (val/PublicTest); split off the training set if absent.", show_default=default_of(TrainConfig, "val_split")),
+    distribute: Optional[str] = typer.Option(None, help="Keras engine: none, mirrored or multi-worker (TF_CONFIG).", show_default=default_of(TrainConfig, "distribute")),
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision", help=PRESET_NOTE),
-    seed: Optional[int] = typer.Option(None, help=f"Random seed (data order, augmentation, initialisation). {_d('seed')}"),
+    seed: Optional[int] = typer.Option(None, help="Random seed (data order, augmentation, initialisation).", show_default=default_of(TrainConfig, "seed")),
     skip_bad: Optional[bool] = typer.Option(None, "--skip-bad", help="Skip and count unreadable rows/images instead of failing."),
 ) -> None:
     """Train the float EfficientNet classifier; writes a resumable run directory."""
@@ -75,12 +71,16 @@ def train(
         base = training.preset(preset)
     config = TrainConfig.from_dict({**base.to_dict(), **overrides})
     if augment:
-        known = {f for f in AugmentConfig.__dataclass_fields__}
-        updates = key_values(augment, "--augment")
-        unknown = set(updates) - known
-        if unknown:
-            raise ConfigError(f"--augment: unknown field(s) {', '.join(sorted(unknown))} (choose from {', '.join(sorted(known))})")
-        config.augment = AugmentConfig(**{**config.augment.__dict__, **{k: (bool(v) if k == "flip" else v) for k, v in updates.items()}})
+        config.augment = _augment(config.augment, augment)
     if weights is None and family is not None and family != base.family:
         config.weights = "none"  # the recipe's ImageNet weights belong to its own family
     training.train(config)
+
+
+def _augment(current: AugmentConfig, text: str) -> AugmentConfig:
+    known = set(AugmentConfig.__dataclass_fields__)
+    updates = key_values(text, "--augment")
+    unknown = set(updates) - known
+    if unknown:
+        raise ConfigError(f"--augment: unknown field(s) {', '.join(sorted(unknown))} (choose from {', '.join(sorted(known))})")
+    return AugmentConfig(**{**current.__dict__, **{k: (bool(v) if k == "flip" else v) for k, v in updates.items()}})

@@ -275,10 +275,9 @@ def fine_tune(qat_model, batches, schedule: QatSchedule, progress: Progress | No
     With ``schedule.distill > 0`` the `teacher` (the float logits model) supplies soft
     targets on the same augmented batch; the class weights apply to the label term only.
 
-    Frozen BatchNorm layers are made non-trainable (statistics, gamma and beta fixed);
-    once ranges freeze the model runs with ``training=False``, so tfmot's quantizers
-    stop updating while gradients still reach every weight. Trainability is restored
-    at the end: HDF5 weight files are ordered by it.
+    Frozen BatchNorm layers are non-trainable; once ranges freeze the model runs with
+    ``training=False``, so tfmot's quantizers stop updating while gradients still reach
+    every weight. Trainability is restored at the end: HDF5 weight files are ordered by it.
     """
     total = schedule.total_steps
     lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, max(1, total), alpha=0.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Union
 
@@ -18,6 +19,7 @@ from ..errors import ConfigError, DataError, ModelError
 from ..metadata import ModelInfo, check_tflite_bytes, read_model_info
 from ..preprocessing import PreprocessSpec, model_input, replicate_channels, resize_faces
 from .backend import select_backend
+from .pool import InterpreterPool
 
 ModelSource = Union[str, os.PathLike, bytes]
 
@@ -80,9 +82,15 @@ class _Tensor:
 
 
 class TFLiteModel:
-    """An edgefer-exported TFLite classifier; ``run`` may be called from many threads."""
+    """An edgefer-exported TFLite classifier; ``run`` may be called from many threads.
 
-    def __init__(self, model: ModelSource, num_threads: int | None = None, backend: str | None = None) -> None:
+    Concurrent calls each borrow an interpreter from an :class:`InterpreterPool` of up
+    to `pool_size` (default: the CPU count); a batch of several fixed-size chunks is
+    spread over the pool.
+    """
+
+    def __init__(self, model: ModelSource, num_threads: int | None = None, backend: str | None = None,
+                 pool_size: int | None = None) -> None:
         if num_threads is not None and num_threads < 1:
             raise ConfigError(f"num_threads must be at least 1, got {num_threads}")
         data, self.name = _read(model)
@@ -101,8 +109,8 @@ class TFLiteModel:
         self.info: ModelInfo = info
         self.size_bytes = len(data)
         self.backend = select_backend(backend)
-        self._interpreter = self.backend.interpreter(data, num_threads, self.name)
-        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        self.pool = InterpreterPool(self.backend, data, num_threads, self.name, pool_size)
+        inputs, outputs = self.pool.first.get_input_details(), self.pool.first.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{self.name}: expected one input and one output tensor, "
                              f"found {len(inputs)} and {len(outputs)}")
@@ -112,10 +120,9 @@ class TFLiteModel:
         # exports fix it to 1, and those are fed one chunk at a time.
         self._dynamic_batch = self._input.signature[0] == -1
         self._batch = self._input.shape[0]
-        self._allocated_batch = self._batch
         self._pixel_table = self._pixel_table_for(self.info.preprocess)
-        # One interpreter holds one set of tensors: set/invoke/get must not interleave.
-        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     def _check_shapes(self) -> None:
         spec, labels = self.info.preprocess, self.info.labels
@@ -159,13 +166,17 @@ class TFLiteModel:
             return np.zeros((0, len(self.info.labels)), np.float32)
         if self._dynamic_batch:
             return self._invoke(q)
-        out = np.empty((len(q), len(self.info.labels)), np.float32)
-        for start in range(0, len(q), self._batch):
-            chunk = q[start : start + self._batch]
-            if len(chunk) < self._batch:  # pad a short tail to the fixed batch
-                chunk = np.concatenate([chunk, np.zeros((self._batch - len(chunk), *chunk.shape[1:]), q.dtype)])
-            out[start : start + self._batch] = self._invoke(chunk)[: len(q) - start]
-        return out
+        starts = range(0, len(q), self._batch)
+        # Padded to whole fixed-size batches, then in about one run of chunks per interpreter.
+        padded = np.concatenate([q, np.zeros((len(starts) * self._batch - len(q), *q.shape[1:]), q.dtype)])
+        chunks = [padded[start : start + self._batch] for start in starts]
+        if len(chunks) == 1 or self.pool.size == 1:
+            outputs = [self._invoke(chunk) for chunk in chunks]
+        else:
+            groups = np.array_split(np.arange(len(chunks)), min(self.pool.size, len(chunks)))
+            runs = self._pool_executor().map(lambda group: [self._invoke(chunks[i]) for i in group], groups)
+            outputs = [output for run in runs for output in run]
+        return np.concatenate(outputs)[: len(q)]
 
     def _check_input(self, x: Any) -> np.ndarray:
         if not isinstance(x, np.ndarray):
@@ -179,14 +190,20 @@ class TFLiteModel:
             raise DataError("model input contains NaN or infinity")
         return x.astype(np.float32, copy=False)
 
+    def _pool_executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.pool.size, thread_name_prefix="edgefer-tflite")
+        return self._executor
+
     def _invoke(self, q: np.ndarray) -> np.ndarray:
         q = np.ascontiguousarray(q)
-        with self._lock:
-            if self._dynamic_batch and self._allocated_batch != len(q):
-                self._interpreter.resize_tensor_input(self._input.index, q.shape)
-                self._interpreter.allocate_tensors()
-                self._allocated_batch = len(q)
-            self._interpreter.set_tensor(self._input.index, q)
-            self._interpreter.invoke()
-            raw = self._interpreter.get_tensor(self._output.index)
+        with self.pool.borrow() as interpreter:
+            # Each interpreter keeps the batch size it last ran; resize only on a change.
+            if self._dynamic_batch and interpreter.get_input_details()[0]["shape"][0] != len(q):
+                interpreter.resize_tensor_input(self._input.index, q.shape)
+                interpreter.allocate_tensors()
+            interpreter.set_tensor(self._input.index, q)
+            interpreter.invoke()
+            raw = interpreter.get_tensor(self._output.index)
         return self._output.dequantize(raw)
