@@ -232,7 +232,11 @@ def load_splits(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDatas
         return load_csv(path, skip_bad)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
-    raise DataError(f"{path}: expected a FER2013 .csv/.csv.gz file or an image-folder directory")
+    if path.suffix == ".facepack":
+        from .datapack import read_pack
+
+        return read_pack(path)
+    raise DataError(f"{path}: expected a FER2013 .csv/.csv.gz file, a .facepack or an image-folder directory")
 
 
 def pick_split(splits: dict[str, FaceDataset], name: str, source: str = "data") -> FaceDataset:

@@ -149,7 +149,9 @@ def test_keras_engine_warm_starts_from_a_torch_run(torch_run):
 
 
 def test_distilled_student_follows_its_teacher(torch_run, synthetic_csv, tmp_path):
-    """Distilled (weight 1), a student agrees with its teacher more than the same student on labels."""
+    """On scrambled training labels, a student distilled at weight 1 still learns its teacher."""
+    import csv as csvlib
+
     from edgefer.data import load_split
     from edgefer.metadata import ModelInfo
     from edgefer.scoring import logits
@@ -157,6 +159,13 @@ def test_distilled_student_follows_its_teacher(torch_run, synthetic_csv, tmp_pat
     from edgefer.training.torch_engine.models import build_model, load_weights
     from edgefer.training.torch_engine.predictor import TorchPredictor
 
+    rows = list(csvlib.reader(open(synthetic_csv, newline="")))
+    rng = np.random.default_rng(0)
+    scrambled = tmp_path / "scrambled.csv"
+    with open(scrambled, "w", newline="") as fh:
+        # Training labels only: validation (which picks the final model) keeps the true ones.
+        csvlib.writer(fh).writerows([rows[0]] + [[str(rng.integers(0, 7)) if row[2] == "Training" else row[0],
+                                                  *row[1:]] for row in rows[1:]])
     flips = AugmentConfig(rotation_deg=0, zoom=0, shift=0, brightness=0, contrast=0)
     faces = load_split(synthetic_csv, "PublicTest").images
     info = ModelInfo.from_dict(json.loads((torch_run / "model_info.json").read_text()))
@@ -169,11 +178,11 @@ def test_distilled_student_follows_its_teacher(torch_run, synthetic_csv, tmp_pat
     teacher = top1(torch_run)
     agreement = {}
     for weight in (0.0, 1.0):
-        run = train(preset("tiny", engine="torch", data=str(synthetic_csv), out=str(tmp_path / f"s{weight}"),
-                           epochs=4, augment=flips, seed=1, teachers=(str(torch_run),) if weight else (),
+        run = train(preset("tiny", engine="torch", data=str(scrambled), out=str(tmp_path / f"s{weight}"),
+                           epochs=4, augment=flips, class_weights="none", teachers=(str(torch_run),) if weight else (),
                            distill_weight=weight, distill_temperature=1.0, verbose=0))
         agreement[weight] = float(np.mean(top1(run.run_dir) == teacher))
-    assert agreement[1.0] > agreement[0.0], agreement
+    assert agreement[1.0] >= 0.45 and agreement[1.0] > agreement[0.0] + 0.2, agreement
 
 
 def test_bad_inputs_are_one_line_errors(torch_run, synthetic_csv, tmp_path):
@@ -229,3 +238,22 @@ def test_a_bad_config_file_is_one_line(tmp_path, capsys):
     (tmp_path / "c.json").write_text('{"family": "lite0", "learning_rate": 1}')
     assert main(["train", "--config", str(tmp_path / "c.json"), "--data", "x.csv"]) == 2
     assert "unknown training option(s): learning_rate" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_ddp_workers_finish_with_identical_weights(synthetic_csv, tmp_path):
+    """Two gloo workers on localhost, as torchrun starts them; the ranks must agree exactly."""
+    from edgefer.training.tensorfile import load_model_weights
+
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "edgefer", "train", "--engine", "torch", "--distribute", "ddp", "--preset", "tiny",
+           "--data", str(synthetic_csv), "--out", str(out), "--epochs", "2", "--max-train-samples", "128"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    chief = load_model_weights(out / "model.safetensors")
+    worker = load_model_weights(out / "worker-1" / "model.safetensors")
+    assert list(chief) == list(worker)
+    for name in chief:
+        np.testing.assert_array_equal(chief[name], worker[name])
+    assert json.loads((out / "metrics.json").read_text())["training"]["workers"] == 2

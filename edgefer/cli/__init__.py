@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-from . import demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd  # noqa: E402,F401  (register commands)
+from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd  # noqa: E402,F401  (register commands)
 
 
 def _setup_logging() -> None:

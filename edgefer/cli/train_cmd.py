@@ -43,7 +43,7 @@ def train(
     max_train_samples: Optional[int] = typer.Option(None, help="Train on a stratified subset of this size."),
     train_split: Optional[str] = typer.Option(None, help="Training split (train/Training).", show_default=default_of(TrainConfig, "train_split")),
     val_split: Optional[str] = typer.Option(None, help="Validation split (val/PublicTest); split off the training set if absent.", show_default=default_of(TrainConfig, "val_split")),
-    distribute: Optional[str] = typer.Option(None, help="Keras engine: none, mirrored or multi-worker (TF_CONFIG).", show_default=default_of(TrainConfig, "distribute")),
+    distribute: Optional[str] = typer.Option(None, help="none; Keras: mirrored or multi-worker (TF_CONFIG); torch: ddp (under torchrun).", show_default=default_of(TrainConfig, "distribute")),
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision", help=PRESET_NOTE),
     seed: Optional[int] = typer.Option(None, help="Random seed (data order, augmentation, initialisation).", show_default=default_of(TrainConfig, "seed")),
     skip_bad: Optional[bool] = typer.Option(None, "--skip-bad", help="Skip and count unreadable rows/images instead of failing."),

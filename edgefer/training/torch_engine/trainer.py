@@ -28,6 +28,7 @@ from .. import rundir
 from ..config import TrainConfig
 from ..recipe import TrainResult, class_weight_vector, load_data, model_info, write_metrics
 from .augment import augment, mix
+from .distributed import Cluster, cluster
 from .env import torch
 from .models import build_model, save_weights
 from .predictor import TorchPredictor
@@ -38,12 +39,12 @@ F = torch.nn.functional
 CHECKPOINT_FILE = "last.pt"
 
 
-def resolve_device(name: str):
+def resolve_device(name: str, local_rank: int = 0):
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA GPU is visible to torch on this machine")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
 
 
 def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
@@ -74,10 +75,11 @@ class _Data:
 class _Session:
     """Model, EMA, optimizer and the state a checkpoint must carry."""
 
-    def __init__(self, config: TrainConfig, device) -> None:
-        self.config, self.device = config, device
+    def __init__(self, config: TrainConfig, device, cluster: Cluster) -> None:
+        self.config, self.device, self.cluster = config, device, cluster
         self.model = build_model(config.family, config.weights, config.dropout, config.drop_connect_rate)
         self.model.to(device).to(memory_format=torch.channels_last)
+        self.net = cluster.wrap(self.model, device, config.warmup_epochs > 0)  # what the training step runs: DDP across ranks
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_decay else None
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():
@@ -144,17 +146,19 @@ def _loss(config: TrainConfig, logits, y, perm, lam: float, class_w, soft=None):
 
 
 def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -> dict[str, float]:
-    config, model = session.config, session.model
+    """One epoch; `gen` draws the augmentation, a generator shared by all ranks the order."""
+    config, model, cluster = session.config, session.model, session.cluster
     n, bs = len(data.train_x), config.batch_size
     steps = max(1, n // bs)
     head_only = session.epoch < config.warmup_epochs
     for name, p in model.named_parameters():
         p.requires_grad_(not head_only or name.startswith("logits."))
     model.train()
-    order = torch.randperm(n, generator=gen, device=data.train_x.device)
+    shared = torch.Generator(device=data.train_x.device).manual_seed(config.seed * 100_003 + session.epoch)
+    order = torch.randperm(n, generator=shared, device=data.train_x.device)
     totals = torch.zeros(3, device=data.train_x.device)
     for i in range(steps):
-        idx = order[i * bs : (i + 1) * bs]
+        idx = order[i * bs : (i + 1) * bs][cluster.rank :: cluster.world]
         faces = augment(data.train_x[idx].unsqueeze(1).float(), config.augment, gen)
         faces, perm, lam = mix(faces, config.augment, gen)
         soft = teachers.probabilities(faces, config.distill_temperature) if teachers else None
@@ -166,7 +170,7 @@ def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -
         y = data.train_y[idx]
         top3 = logits.topk(3, dim=1).indices
         totals += torch.stack([loss.detach() * len(idx), (logits.argmax(1) == y).sum(), (top3 == y[:, None]).any(1).sum()])
-    loss, correct, top3 = (totals / (steps * bs)).tolist()
+    loss, correct, top3 = (totals / (steps * (bs // cluster.world))).tolist()
     return {"loss": loss, "accuracy": correct, "top3": top3, "lr": lr_at(config, session.step - 1, steps)}
 
 
@@ -186,7 +190,7 @@ def _validate(model, data: _Data, spec, batch_size: int) -> dict[str, float]:
 
 
 def _make_step(session: _Session, data: _Data):
-    config, model, optimizer = session.config, session.model, session.optimizer
+    config, model, optimizer = session.config, session.net, session.optimizer
     autocast = session.device.type == "cuda" and config.mixed_precision
 
     def step(x, y, perm, lam, soft):
@@ -201,8 +205,33 @@ def _make_step(session: _Session, data: _Data):
     return torch.compile(step) if config.compile else step
 
 
-def _finish(session: _Session, io_dir: Path, info, val_ds, spec) -> dict[str, Any]:
-    """Score last, EMA and best weights on the validation faces; keep the best as model.safetensors."""
+@torch.no_grad()
+def _recalibrated(model, data: _Data, spec, config: TrainConfig):
+    """A copy of `model` with BatchNorm statistics re-estimated on training faces (no augmentation).
+
+    Running statistics lag the weights in short runs, as in the Keras engine; this is
+    the same remedy (torch's cumulative average: momentum None).
+    """
+    model = copy.deepcopy(model).eval()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    gen = torch.Generator(device=data.train_x.device).manual_seed(config.seed)
+    order = torch.randperm(len(data.train_x), generator=gen, device=data.train_x.device)
+    for i in range(min(config.bn_recalibration_batches, max(1, len(order) // config.batch_size))):
+        idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+        model(_model_input(data.train_x[idx].unsqueeze(1).float(), spec))
+    for norm in norms:
+        norm.momentum = 0.1
+        norm.eval()
+    return model
+
+
+def _finish(session: _Session, io_dir: Path, info, data: _Data, val_ds, spec) -> dict[str, Any]:
+    """Score last, EMA and best weights, each with running and re-estimated BatchNorm statistics;
+    keep the best on the validation faces as model.safetensors."""
     config, device = session.config, session.device
     candidates = {"last": session.model}
     if session.ema is not None:
@@ -214,10 +243,13 @@ def _finish(session: _Session, io_dir: Path, info, val_ds, spec) -> dict[str, An
         best = build_model(config.family, "none", config.dropout, 0.0).to(device)
         load_weights(best, best_file)
         candidates["best"] = best
+    if config.bn_recalibration_batches:
+        candidates.update({f"{name}, re-estimated statistics": _recalibrated(model, data, spec, config)
+                           for name, model in list(candidates.items())})
     scored = []
     for name, model in candidates.items():
         report, _ = score(TorchPredictor(model, info, name, device), val_ds)
-        log.info("final model candidate: %-12s val top-1 %.4f", name, report["top1"])
+        log.info("final model candidate: %-40s val top-1 %.4f", name, report["top1"])
         scored.append((report["top1"], name, model, report))
     _, choice, model, report = max(scored, key=lambda c: c[0])
     save_weights(model, io_dir / rundir.TORCH_MODEL_FILE)
@@ -228,42 +260,54 @@ def _finish(session: _Session, io_dir: Path, info, val_ds, spec) -> dict[str, An
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     config.validate()
-    device = resolve_device(config.device)
+    ranks = cluster(config)
+    device = resolve_device(config.device, ranks.local_rank)
     run_dir = rundir.prepare(config, resume)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ranks.start(device)  # every rank has checked the run directory before the chief writes to it
+    try:
+        return _train(config, resume, ranks, device, run_dir)
+    finally:
+        ranks.stop()
+
+
+def _train(config: TrainConfig, resume: bool, ranks: Cluster, device, run_dir: Path) -> TrainResult:
+    io_dir = run_dir if ranks.chief else run_dir / f"worker-{ranks.rank}"
+    io_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     info = model_info(config, run_dir)
     spec = info.preprocess
     data, train_ds, val_ds = _load(config, spec, device)
-    rundir.write_start(run_dir, config, info, resume)
-    session = _Session(config, device)
+    rundir.write_start(io_dir, config, info, resume)
+    session = _Session(config, device, ranks)
     teachers = Teachers(config.teachers, device) if config.teachers else None
-    checkpoint = run_dir / rundir.CHECKPOINT_DIR / CHECKPOINT_FILE
+    checkpoint = io_dir / rundir.CHECKPOINT_DIR / CHECKPOINT_FILE
     if resume and checkpoint.is_file():
         session.restore(checkpoint)
-        session.history = [h for h in rundir.read_history(run_dir / rundir.HISTORY_FILE) if h["epoch"] <= session.epoch]
-        log.info("resuming %s after epoch %d", run_dir, session.epoch)
-    log.info("torch engine on %s: %d training faces, %d validation faces (%s); %s at %d px",
-             device, len(train_ds), len(val_ds), val_ds.split, config.family, config.input_size)
+        session.history = [h for h in rundir.read_history(io_dir / rundir.HISTORY_FILE) if h["epoch"] <= session.epoch]
+        log.info("resuming %s after epoch %d", io_dir, session.epoch)
+    log.info("torch engine on %s (rank %d of %d): %d training faces, %d validation faces (%s); %s at %d px",
+             device, ranks.rank, ranks.world, len(train_ds), len(val_ds), val_ds.split, config.family,
+             config.input_size)
     step_fn = _make_step(session, data)
     started, stopped_early = time.time(), False
     while session.epoch < config.epochs and not stopped_early:
-        gen = torch.Generator(device=device).manual_seed(config.seed * 100_003 + session.epoch)
+        gen = torch.Generator(device=device).manual_seed((config.seed * 100_003 + session.epoch) * 1_009 + ranks.rank)
         t0 = time.time()
         row = {"epoch": session.epoch + 1, **_train_epoch(session, data, spec, teachers, step_fn, gen)}
+        ranks.sync_buffers(*[m for m in (session.model, session.ema) if m is not None])
         row.update(_validate(session.ema or session.model, data, spec, 512))
         row["seconds"] = time.time() - t0
         session.epoch += 1
-        stopped_early = _record(session, run_dir, row, len(data.train_x))
+        stopped_early = _record(session, io_dir, row, len(data.train_x))
         session.checkpoint(checkpoint)
-    report = _finish(session, run_dir, info, val_ds, spec)
-    metrics = write_metrics(run_dir, report, config, val_ds.split, {
+    report = _finish(session, io_dir, info, data, val_ds, spec)
+    metrics = write_metrics(io_dir, report, config, val_ds.split, {
         "epochs_run": len(session.history), "best_epoch": rundir.best_epoch(session.history),
         "stopped_early": stopped_early, "seconds_this_session": time.time() - started,
-        "train_faces": len(train_ds), "val_faces": len(val_ds), "device": str(device),
+        "train_faces": len(train_ds), "val_faces": len(val_ds), "device": str(device), "workers": ranks.world,
         "class_weights": data.class_w.cpu().tolist(),
     })
-    return TrainResult(run_dir, metrics, session.history)
+    return TrainResult(io_dir, metrics, session.history)
 
 
 def _record(session: _Session, run_dir: Path, row: dict[str, float], n_train: int) -> bool:

@@ -1,0 +1,133 @@
+"""Compact, lossless face packs: FER2013 in a file small enough to travel with the code.
+
+A GPU machine without network gets the data with the repository, in a 64 MiB budget,
+so the pack is as small as lossless gets with the standard library and still loads
+fast: each face is replaced by its planar-prediction residual (pixel - left - up +
+up-left, modulo 256), which turns smooth skin into runs of small numbers that xz
+compresses about 10% better than the raw pixels; the faces are cut into chunks that
+decompress on all cores at once, and the residual is undone by two cumulative sums.
+
+Layout: ``EDGEFER-FACEPACK 1\\n``, an 8-byte little-endian header length, a JSON
+header (splits: size, label/id/chunk byte ranges), then the compressed blobs.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .fileio import atomic_path
+from .preprocessing import FACE_SIZE
+
+MAGIC = b"EDGEFER-FACEPACK 1\n"
+SUFFIX = ".facepack"
+CHUNK_FACES = 2048
+_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+
+
+def _residual(faces: np.ndarray) -> np.ndarray:
+    zero = np.uint8(0)
+    return np.diff(np.diff(faces, axis=2, prepend=zero), axis=1, prepend=zero)  # uint8 wraps modulo 256
+
+
+def _restore(residual: np.ndarray) -> np.ndarray:
+    return np.cumsum(np.cumsum(residual, axis=1, dtype=np.uint8), axis=2, dtype=np.uint8)
+
+
+def write_pack(path: str | Path, splits: dict) -> int:
+    """Write {split: FaceDataset} as a face pack; returns the file size in bytes."""
+    header: dict = {"face_size": FACE_SIZE, "splits": {}}
+    blobs: list[bytes] = []
+    offset = 0
+
+    def add(data: bytes) -> list[int]:
+        nonlocal offset
+        blob = lzma.compress(data, format=lzma.FORMAT_XZ, filters=_FILTERS)
+        blobs.append(blob)
+        offset += len(blob)
+        return [offset - len(blob), len(blob)]
+
+    for name, ds in splits.items():
+        if ds.images.shape[1:] != (FACE_SIZE, FACE_SIZE):
+            raise DataError(f"{ds.source}: split {name!r} faces are {ds.images.shape[1:]}, not 48x48")
+        chunks = [add(_residual(ds.images[i : i + CHUNK_FACES]).tobytes()) + [len(ds.images[i : i + CHUNK_FACES])]
+                  for i in range(0, len(ds), CHUNK_FACES)]
+        header["splits"][name] = {
+            "faces": len(ds), "source": ds.source, "chunks": chunks,
+            "labels": add(ds.labels.astype(np.uint8).tobytes()),
+            "ids": add("\n".join(map(str, ds.ids)).encode()),
+        }
+    raw = json.dumps(header).encode()
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(MAGIC + struct.pack("<Q", len(raw)) + raw)
+        for blob in blobs:
+            fh.write(blob)
+    return Path(path).stat().st_size
+
+
+def read_pack(path: str | Path) -> dict:
+    """{split: FaceDataset} from a face pack; a damaged or foreign file is one DataError."""
+    from .data import FaceDataset
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data.startswith(MAGIC):
+        raise DataError(f"{path}: not an edgefer face pack (make one with `edgefer data pack`)")
+    try:
+        (size,) = struct.unpack_from("<Q", data, len(MAGIC))
+        base = len(MAGIC) + 8 + size
+        header = json.loads(data[len(MAGIC) + 8 : base])
+
+        def blob(span: list[int]) -> bytes:
+            begin, length = span[0], span[1]
+            if base + begin + length > len(data):
+                raise ValueError("the file is truncated")
+            return lzma.decompress(data[base + begin : base + begin + length])
+
+        def faces(span: list[int]) -> np.ndarray:
+            return _restore(np.frombuffer(blob(span), np.uint8).reshape(span[2], FACE_SIZE, FACE_SIZE))
+
+        out = {}
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # lzma releases the GIL
+            for name, split in header["splits"].items():
+                parts = list(pool.map(faces, split["chunks"]))
+                images = np.concatenate(parts) if parts else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
+                labels = np.frombuffer(blob(split["labels"]), np.uint8).astype(np.int64)
+                ids = np.array(blob(split["ids"]).decode().split("\n"), dtype=object)
+                out[name] = FaceDataset(images, labels, ids if len(images) else ids[:0], str(path), name)
+    except (ValueError, KeyError, TypeError, IndexError, struct.error, lzma.LZMAError) as exc:
+        raise DataError(f"{path}: damaged face pack ({exc})") from None
+    return out
+
+
+@dataclass
+class PackConfig:
+    source: str = ""
+    out: str = ""
+    splits: tuple[str, ...] = ()  # every split when empty
+    skip_bad: bool = False
+
+
+def pack(config: PackConfig) -> dict:
+    """``edgefer data pack``: the chosen splits of a data set as one face pack."""
+    from .data import load_splits, pick_split
+
+    if not config.out.endswith(SUFFIX):
+        raise DataError(f"{config.out}: a face pack's name ends in {SUFFIX} (that is how --data recognises it)")
+    splits = load_splits(config.source, config.skip_bad)
+    if config.splits:
+        splits = {name: pick_split(splits, name, config.source) for name in config.splits}
+        splits = {ds.split: ds for ds in splits.values()}
+    size = write_pack(config.out, splits)
+    return {"out": config.out, "bytes": size, "faces": {name: len(ds) for name, ds in splits.items()}}
