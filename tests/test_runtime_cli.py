@@ -100,9 +100,12 @@ def test_bad_input_is_one_error_line_and_exit_2(capfd, tmp_path, images, argv, m
     assert err.count("\n") == 1 and err.startswith("edgefer: error: ") and message in err, err
 
 
-def test_default_model_is_accepted_as_a_name(capfd, images):
-    if (Path(__file__).resolve().parent.parent / "edgefer/models/edgefer_fer_int8.tflite").exists():
-        pytest.skip("a default model is bundled")
+def test_default_model_is_accepted_as_a_name(capfd, images, monkeypatch, tmp_path):
+    import edgefer.runtime.model as runtime_model
+
+    code, out, err = run_cli(capfd, "predict", images[0], "--model", "default")
+    assert code == 0 and out.strip() and not err.strip()
+    monkeypatch.setattr(runtime_model, "DEFAULT_MODEL", tmp_path / "missing.tflite")
     code, out, err = run_cli(capfd, "predict", images[0], "--model", "default")
     assert code == 2 and "no default model is bundled" in err
 

@@ -50,7 +50,7 @@ class EmotionClassifier:
     Safe to call from several threads: concurrent calls, and the chunks of a batch, run
     on a pool of up to `pool_size` interpreters (default: one per CPU), made as needed.
     ``flip_tta`` averages the logits of each face and its mirror image: two inferences
-    per face (on the shipped model, PublicTest: lower log loss, top-1 level).
+    per face (better calibrated probabilities; the README has the measurements).
     ``detector`` is a name from :data:`~edgefer.runtime.faces.DETECTORS` (BlazeFace by
     default, loaded on first use) or any :class:`FaceDetector` callable;
     ``min_face_score`` is BlazeFace's confidence threshold; ``align`` turns each face

@@ -30,7 +30,7 @@ _QUANTIZED = (np.int8, np.uint8)
 def default_model_path() -> Path:
     """The int8 model shipped as package data."""
     if not DEFAULT_MODEL.is_file():
-        raise ModelError("no default model is bundled with this installation yet; pass model=PATH")
+        raise ModelError(f"no default model is bundled with this installation ({DEFAULT_MODEL} is missing); reinstall edgefer or pass model=PATH")
     return DEFAULT_MODEL
 
 
