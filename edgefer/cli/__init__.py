@@ -4,8 +4,10 @@ calls the library function that takes it; nothing else happens here."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import traceback
 
 import typer
 
@@ -18,6 +20,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# An unexpected crash must never read as a verdict (parity's exit 1 means FAIL).
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", help="Also show TensorFlow's start-up logs and debug messages."),
+) -> None:
+    """Facial-emotion recognition with EfficientNet, from training to int8 on the edge."""
+    if verbose:
+        os.environ["EDGEFER_VERBOSE"] = "1"
+        logging.getLogger().setLevel(logging.DEBUG)
+
 
 from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd  # noqa: E402,F401  (register commands)
 
@@ -40,4 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        print("edgefer: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # a bug, not bad input: show where, with an exit code of its own
+        traceback.print_exc()
+        print(f"edgefer: internal error (exit {INTERNAL_ERROR_EXIT}); please report it with the traceback above",
+              file=sys.stderr)
+        return INTERNAL_ERROR_EXIT
     return 0

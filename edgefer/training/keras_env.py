@@ -6,16 +6,40 @@ set before TensorFlow is first imported. Import ``keras`` and ``tf`` from here.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ..errors import ConfigError  # noqa: E402
 
+
+@contextlib.contextmanager
+def _native_stderr_muted():
+    """TensorFlow's C++ start-up lines (absl INFO, CUDA probing) bypass TF_CPP_MIN_LOG_LEVEL
+    and precede every message, errors included: they go to /dev/null unless EDGEFER_VERBOSE."""
+    if os.environ.get("EDGEFER_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 try:
-    import tensorflow as tf  # noqa: E402
-    import tf_keras as keras  # noqa: E402
+    with _native_stderr_muted():
+        import tensorflow as tf  # noqa: E402
+        import tf_keras as keras  # noqa: E402
+
+        tf.config.list_physical_devices()  # device probing logs now, while muted
 except ImportError as exc:
     raise ConfigError(
         f"training and export need the train extra ({exc.name} is missing): pip install 'edgefer[train]'"

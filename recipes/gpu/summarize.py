@@ -73,7 +73,7 @@ def main() -> int:
     faces = load_split(args.data, args.split)
     rows = [evaluate(Path(r), faces, device) for r in args.runs]
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    lines = [f"| run | px | teachers | top-1 | top-1 flip | top-3 | MCC | macro-F1 | train s |",
+    lines = ["| run | px | teachers | top-1 | top-1 flip | top-3 | MCC | macro-F1 | train s |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         s, f = r["single"], r["flip"]

@@ -1,0 +1,52 @@
+"""Command-line behaviour shared by every command: exit codes and what reaches stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import requires_tf
+
+
+def test_a_crash_is_not_a_verdict(monkeypatch, capsys):
+    """parity's exit 1 means FAIL, so a bug must exit with a code of its own."""
+    import edgefer.cli.parity_cmd as parity_cmd
+    from edgefer.cli import INTERNAL_ERROR_EXIT, main
+
+    def broken(config):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(parity_cmd, "parity", broken)
+    assert main(["parity", "a.tflite", "b.tflite", "--data", "x.csv"]) == INTERNAL_ERROR_EXIT != 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: a bug" in err and "internal error" in err
+
+
+@requires_tf
+def test_tensorflow_start_up_logs_stay_out_of_errors(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "edgefer", "export", str(tmp_path / "missing")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"edgefer: error: {tmp_path / 'missing'}: no such model file or run directory"]
+
+
+@requires_tf
+def test_a_killed_export_leaves_its_report_and_no_hidden_files(tiny_run, synthetic_csv, tmp_path):
+    import json
+    import signal
+
+    out = tmp_path / "export"
+    cmd = [sys.executable, "-m", "edgefer", "export", str(tiny_run), "--int8", "--data", str(synthetic_csv),
+           "--out", str(out), "--qat-steps", "100000", "--qat-epochs", "50", "--batch-size", "8"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stderr:  # progress per stage: kill once QAT is under way
+            if line.startswith("QAT"):
+                proc.send_signal(signal.SIGTERM)
+                break
+    finally:
+        proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert [p.name for p in out.iterdir()] == ["export_report.json"]
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["passed"] is False and "SystemExit" in report["failure"]
