@@ -162,29 +162,16 @@ class FerModel:
 
 def edgefer_proba(spec: str, num_threads: int = 1):
     """(name, faces -> probabilities) for an edgefer model spec, through the public scoring API."""
-    try:
-        from edgefer.predictors import load_predictor
-        from edgefer.scoring import predict_proba
+    from edgefer.predictors import load_predictor
+    from edgefer.scoring import predict_proba
 
-        predictor = load_predictor(spec, num_threads=num_threads)
-        return predictor.name, lambda faces: predict_proba(predictor, faces)
-    except ImportError:  # mid-refactor fallback: the stable runtime
-        from edgefer.runtime import TFLiteModel
-
-        model = TFLiteModel(spec, num_threads=num_threads)
-
-        def proba(faces: np.ndarray) -> np.ndarray:
-            raw = model.run_faces(faces).astype(np.float64)
-            z = raw if model.info.output == "logits" else np.log(np.clip(raw, 1e-12, None))
-            z = z / model.info.temperature
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-
-        return model.name, proba
+    predictor = load_predictor(spec, num_threads=num_threads)
+    return predictor.name, lambda faces: predict_proba(predictor, faces)
 
 
 def short_name(spec: str) -> str:
-    return "edgefer default (int8)" if spec == "default" else Path(spec).name
+    # Exports are all called model_int8.tflite: their folder tells them apart.
+    return "edgefer default (int8)" if spec == "default" else f"{Path(spec).parent.name}/{Path(spec).name}"
 
 
 # --------------------------------------------------------------------------- timing

@@ -72,7 +72,7 @@ def test_lite_imagenet_weights_load_onto_timm():
 
     net = build_model("lite0", "lite0-imagenet")
     # The stem of the official weights, not timm's random initialisation.
-    assert float(net.backbone.conv_stem.weight.abs().mean()) > 0.05
+    assert float(net.backbone.conv_stem.weight.detach().abs().mean()) > 0.05
     assert torch.isfinite(net(torch.zeros(1, 3, 64, 64))).all()
 
 
@@ -257,3 +257,60 @@ def test_two_ddp_workers_finish_with_identical_weights(synthetic_csv, tmp_path):
     for name in chief:
         np.testing.assert_array_equal(chief[name], worker[name])
     assert json.loads((out / "metrics.json").read_text())["training"]["workers"] == 2
+
+
+def test_resume_continues_after_the_last_checkpoint(synthetic_csv, tmp_path, caplog):
+    import logging
+
+    from edgefer.training import preset, resume, train
+
+    out = tmp_path / "r"
+    train(preset("tiny", engine="torch", data=str(synthetic_csv), out=str(out), epochs=2, max_train_samples=64))
+    with caplog.at_level(logging.INFO):
+        result = resume(out, epochs=3)
+    assert f"resuming {out} after epoch 2" in caplog.text
+    assert [int(h["epoch"]) for h in result.history] == [1, 2, 3]
+    assert json.loads((out / "config.json").read_text())["epochs"] == 3
+
+
+def test_a_run_missing_a_file_is_one_line(torch_run, tmp_path):
+    import shutil
+
+    from edgefer.errors import ModelError
+    from edgefer.predictors import load_predictor
+
+    broken = tmp_path / "broken"
+    shutil.copytree(torch_run, broken)
+    (broken / "model_info.json").unlink()
+    with pytest.raises(ModelError, match="model_info.json: missing"):
+        load_predictor(broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(ModelError, match="not a finished edgefer run"):
+        load_predictor(broken)
+
+
+@pytest.mark.slow
+@requires_tf
+def test_five_epochs_on_1200_faces_export_to_the_same_top1(tmp_path):
+    """The torch engine's val top-1 and the float32 TFLite's agree within 1 pp on a longer run."""
+    from edgefer.synthetic import fer_csv
+
+    data = fer_csv(tmp_path / "fer.csv", n_train=172, n_val=30, seed=3)  # 1,204 training faces
+    run = tmp_path / "run"
+    code = (
+        "import json, sys\n"
+        "from edgefer.training import preset, train\n"
+        f"r = train(preset('tiny', engine='torch', data={str(data)!r}, out={str(run)!r}, epochs=5,"
+        " max_train_samples=0))\n"
+        "print(json.dumps({'top1': r.metrics['top1'], 'faces': r.metrics['training']['train_faces']}))\n"
+    )
+    trained = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                                        timeout=600).stdout.strip().splitlines()[-1])
+    from edgefer.evaluate import EvaluateConfig, evaluate
+    from edgefer.export import ExportConfig, export
+
+    export(ExportConfig(model=str(run), data=str(data), out=str(tmp_path / "x"), formats=("float32",)))
+    tflite = evaluate(EvaluateConfig(model=str(tmp_path / "x" / "model_float32.tflite"), data=str(data),
+                                     split="PublicTest"))
+    assert trained["faces"] >= 1200
+    assert abs(tflite["top1"] - trained["top1"]) <= 0.01
