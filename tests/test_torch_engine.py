@@ -314,3 +314,19 @@ def test_five_epochs_on_1200_faces_export_to_the_same_top1(tmp_path):
                                      split="PublicTest"))
     assert trained["faces"] >= 1200
     assert abs(tflite["top1"] - trained["top1"]) <= 0.01
+
+
+def test_packed_imagenet_weights_replace_the_package(tmp_path, monkeypatch):
+    """A float16 copy in the cache initialises the same backbone (to float16 precision)."""
+    from edgefer.cli import main
+    from edgefer.training.torch_engine.models import build_model
+
+    from_package = build_model("lite0", "lite0-imagenet")
+    monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path))
+    assert main(["weights", "pack", "lite0"]) == 0
+    packed = tmp_path / "lite0-imagenet.safetensors"
+    assert 0 < packed.stat().st_size < 0.55 * sum(v.numel() * 4 for v in from_package.backbone.state_dict().values())
+    from_copy = build_model("lite0", "lite0-imagenet")
+    for (name, a), b in zip(from_package.backbone.state_dict().items(), from_copy.backbone.state_dict().values()):
+        if a.dtype.is_floating_point:
+            assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name

@@ -35,7 +35,7 @@ def _global_options(
         logging.getLogger().setLevel(logging.DEBUG)
 
 
-from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd  # noqa: E402,F401  (register commands)
+from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd, weights_cmd  # noqa: E402,F401  (register commands)
 
 
 def _setup_logging() -> None:

