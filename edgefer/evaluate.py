@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import load_split
+from .fileio import check_output_file
 from .predictors import load_predictor
 from .scoring import score, write_report_files
 
@@ -25,6 +26,7 @@ class EvaluateConfig:
     flip_tta: bool = False  # average each face with its mirror image (twice the inference)
 
 def evaluate(config: EvaluateConfig) -> dict[str, Any]:
+    check_output_file(config.json, "--json")
     predictor = load_predictor(config.model, config.num_threads, config.flip_tta)
     dataset = load_split(config.data, config.split, config.skip_bad)
     log.info("evaluating %s on %s [%s], %d faces", predictor.name, dataset.source, dataset.split, len(dataset))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+from .errors import ConfigError
+
+STDOUT = "-"  # an output file name that means standard output
 
 
 @contextlib.contextmanager
@@ -32,6 +37,37 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
             tmp_path.unlink()
 
 
+def check_output_file(path: str | None, option: str) -> None:
+    """Refuse an output file that could not be written: a folder, a missing or read-only folder."""
+    if path is None or path == STDOUT:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{target}: {option} needs a file name, but this is a directory")
+    _check_folder(target.parent, f"{target}: {option}")
+
+
+def check_output_dir(path: str | None, option: str) -> None:
+    """Refuse an output folder that could not be created or written."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.exists():
+        if not target.is_dir():
+            raise ConfigError(f"{target}: {option} needs a directory, but this is a file")
+        _check_folder(target, f"{target}: {option}")
+    else:
+        _check_folder(target.parent, f"{target}: {option}")
+
+
+def _check_folder(folder: Path, what: str) -> None:
+    folder = folder if str(folder) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"{what}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: the folder {folder} is not writable")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -49,7 +85,24 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    write_text(path, strict_json(obj))
+
+
+def strict_json(obj: Any) -> str:
+    """JSON any parser reads: NaN and infinities (an undefined metric) become null."""
+    return json.dumps(_finite(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return _finite(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:

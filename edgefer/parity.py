@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .data import FaceDataset, load_split
-from .fileio import write_json, write_text
+from .fileio import check_output_file, write_json, write_text
 from .labels import LABELS
 from .metrics import confusion_matrix, mcc, top_k_accuracy
 from .plots import confusion_matrices, reliability_diagram
@@ -179,6 +179,7 @@ def write_parity_files(report: dict[str, Any], json_path: str | Path) -> None:
 
 
 def parity(config: ParityConfig) -> dict[str, Any]:
+    check_output_file(config.json, "--json")
     reference = load_predictor(config.reference, config.num_threads)
     candidate = load_predictor(config.candidate, config.num_threads)
     if tuple(reference.info.labels) != tuple(candidate.info.labels):

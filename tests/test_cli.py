@@ -50,3 +50,30 @@ def test_a_killed_export_leaves_its_report_and_no_hidden_files(tiny_run, synthet
     assert [p.name for p in out.iterdir()] == ["export_report.json"]
     report = json.loads((out / "export_report.json").read_text())
     assert report["passed"] is False and "SystemExit" in report["failure"]
+
+
+def test_unwritable_outputs_fail_before_any_work(tmp_path, capsys):
+    from edgefer.cli import main
+
+    (tmp_path / "a_file").write_text("x")
+    cases = [
+        ["evaluate", "default", "--data", "missing.csv", "--json", str(tmp_path)],
+        ["parity", "default", "default", "--data", "missing.csv", "--json", str(tmp_path / "no" / "r.json")],
+        ["train", "--data", "missing.csv", "--out", str(tmp_path / "a_file")],
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ("--json" in err[0] or "--out" in err[0]), err
+
+
+def test_json_reports_are_strict(tmp_path):
+    import json
+    import math
+
+    from edgefer.fileio import write_json
+
+    write_json(tmp_path / "r.json", {"roc_auc": float("nan"), "per_class": [1.0, math.inf], "n": 3})
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"roc_auc": None, "per_class": [1.0, None], "n": 3}

@@ -26,7 +26,7 @@ from typing import Any
 from .. import __version__
 from ..data import FaceDataset, stratified_split, train_val
 from ..errors import ConfigError, ModelError
-from ..fileio import write_bytes, write_json
+from ..fileio import check_output_dir, write_bytes, write_json
 from ..metadata import ModelInfo, embed_model_info
 from ..parity import compare
 from ..preprocessing import model_input, resize_faces
@@ -157,6 +157,7 @@ class _Exporter:
         self.source = load_source(config.model)
         default_out = (self.source.run_dir or self.source.path.parent) / "export"
         self.out = Path(config.out) if config.out else default_out
+        check_output_dir(str(self.out), "--out")
         self.settings = _data_settings(config, self.source)
         if "int8" in config.formats and self.settings is None:
             raise ConfigError("int8 export needs training faces to calibrate on: pass --data")

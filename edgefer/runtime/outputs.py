@@ -8,58 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import ConfigError
-from ..fileio import atomic_path, write_text
+from ..fileio import STDOUT, atomic_path, check_output_dir, check_output_file, strict_json, write_json
 
-STDOUT = "-"
-
-
-def check_output_file(path: str | None, option: str) -> None:
-    """Refuse an output file that could not be written: a folder, a missing or read-only folder."""
-    if path is None or path == STDOUT:
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError(f"{target}: {option} needs a file name, but this is a directory")
-    _check_folder(target.parent, f"{target}: {option}")
-
-
-def check_output_dir(path: str | None, option: str) -> None:
-    """Refuse an output folder that could not be created or written."""
-    if path is None:
-        return
-    target = Path(path)
-    if target.exists():
-        if not target.is_dir():
-            raise ConfigError(f"{target}: {option} needs a directory, but this is a file")
-        _check_folder(target, f"{target}: {option}")
-    else:
-        _check_folder(target.parent, f"{target}: {option}")
-
-
-def _check_folder(folder: Path, what: str) -> None:
-    folder = folder if str(folder) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"{what}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what}: the folder {folder} is not writable")
-
-
-def strict_json(obj: Any) -> str:
-    """JSON that any parser reads: a NaN or infinity is an error, never a bare token."""
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
-def write_json(path: str, obj: Any) -> None:
-    write_text(path, strict_json(obj))
+__all__ = ["STDOUT", "check_output_dir", "check_output_file", "csv_text", "draw_faces", "save_image", "strict_json",
+           "write_json"]
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, EdgeferError, ModelError
-from ..fileio import write_json, write_text
+from ..fileio import check_output_dir, write_json, write_text
 from ..metadata import ModelInfo
 from .config import TrainConfig
 
@@ -87,6 +87,7 @@ def load_run(path: str | Path) -> Run:
 def prepare(config: TrainConfig, resume: bool) -> Path:
     """The run directory `config.out`: new for a fresh run, an existing run to resume."""
     run_dir = Path(config.out)
+    check_output_dir(str(run_dir), "--out")
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
             raise ConfigError(f"{run_dir}: not a run directory to resume (no {CONFIG_FILE})")
