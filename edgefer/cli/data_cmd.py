@@ -5,10 +5,9 @@ from typing import Optional
 import typer
 
 from . import app
+from .options import command_group
 
-data_app = typer.Typer(help="Data sets: pack FER2013 into a compact lossless file for machines without network.",
-                       no_args_is_help=True)
-app.add_typer(data_app, name="data")
+data_app = command_group(app, "data", "Data sets: pack FER2013 into a compact lossless file for machines without network.")
 
 
 @data_app.command("pack")

@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from ..errors import ConfigError
+
+
+def command_group(parent: typer.Typer, name: str, help: str) -> typer.Typer:
+    """A sub-command group such as ``edgefer data ...``."""
+    group = typer.Typer(help=help, no_args_is_help=True)
+    parent.add_typer(group, name=name)
+    return group
 
 
 def given(**values: Any) -> dict[str, Any]:

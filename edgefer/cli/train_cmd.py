@@ -65,10 +65,7 @@ def train(
         distribute=distribute, mixed_precision=mixed_precision, seed=seed, skip_bad=skip_bad,
         teachers=tuple(t.strip() for t in teacher.split(",") if t.strip()) if teacher else None,
     )
-    if config_file:
-        base = TrainConfig.from_dict(read_config_file(config_file))
-    else:
-        base = training.preset(preset)
+    base = TrainConfig.from_dict(read_config_file(config_file)) if config_file else training.preset(preset)
     config = TrainConfig.from_dict({**base.to_dict(), **overrides})
     if augment:
         config.augment = _augment(config.augment, augment)

@@ -5,10 +5,9 @@ from typing import Optional
 import typer
 
 from . import app
+from .options import command_group
 
-weights_app = typer.Typer(help="Pretrained weights: pack the offline ImageNet weights for machines that can install nothing.",
-                          no_args_is_help=True)
-app.add_typer(weights_app, name="weights")
+weights_app = command_group(app, "weights", "Pretrained weights: pack the offline ImageNet weights for machines that can install nothing.")
 
 
 @weights_app.command("pack")

@@ -272,13 +272,11 @@ def fine_tune(qat_model, batches, schedule: QatSchedule, progress: Progress | No
               teacher=None) -> list[dict[str, float]]:
     """Train `qat_model` (logits output) on (x, one-hot y, weight) batches; returns per-epoch rows.
 
-    With ``schedule.distill > 0`` the `teacher` (the float logits model) supplies soft
-    targets on the same augmented batch; the class weights apply to the label term only.
-
-    Frozen BatchNorm layers are non-trainable; once ranges freeze the model runs with
-    ``training=False``, so tfmot's quantizers stop updating while gradients still reach
-    every weight. Trainability is restored at the end: HDF5 weight files are ordered by it.
-    """
+    With ``schedule.distill > 0`` the `teacher` (the float logits model) gives soft targets
+    on the same augmented batch; class weights apply to the label term only.
+    Frozen BatchNorm layers are non-trainable; with ranges frozen the model runs with
+    ``training=False`` (quantizers fixed, gradients still flowing). Trainability is
+    restored at the end: HDF5 weight files are ordered by it."""
     total = schedule.total_steps
     lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, max(1, total), alpha=0.0)
     optimizer = keras.optimizers.Adam(learning_rate=lr)

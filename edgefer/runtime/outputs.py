@@ -14,10 +14,19 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..fileio import STDOUT, atomic_path, check_output_dir, check_output_file, strict_json, write_json
+from ..fileio import STDOUT, atomic_path, check_output_dir, check_output_file, strict_json, write_json, write_text
 
 __all__ = ["STDOUT", "check_output_dir", "check_output_file", "csv_text", "draw_faces", "save_image", "strict_json",
-           "write_json"]
+           "write_json", "write_results"]
+
+
+def write_results(json_path: str | None, csv_path: str | None, result: Any, csv_header: Sequence[str],
+                  rows: Iterable[Sequence[Any]]) -> None:
+    """A result's JSON and CSV files; standard output is the command's to print."""
+    if json_path not in (None, STDOUT):
+        write_json(json_path, result)
+    if csv_path not in (None, STDOUT):
+        write_text(csv_path, csv_text(csv_header, rows))
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..fileio import write_text
 from ..labels import LABELS
 from ..preprocessing import to_rgb
 from .blazeface import DEFAULT_MIN_SCORE
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS
-from .outputs import STDOUT, check_output_dir, check_output_file, csv_text, draw_faces, save_image, write_json
+from .outputs import STDOUT, check_output_dir, check_output_file, draw_faces, save_image, write_results
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +151,7 @@ def predict_images(config: PredictConfig) -> list[dict[str, Any]]:
             log.info("edgefer: %d/%d images", done, len(images))
     if not records:
         raise DataError("no image could be read" if images else "no images given")
-    if config.json not in (None, STDOUT):
-        write_json(config.json, records)
-    if config.csv not in (None, STDOUT):
-        write_text(config.csv, csv_text(CSV_HEADER, csv_rows(records)))
+    write_results(config.json, config.csv, records, CSV_HEADER, csv_rows(records))
     return records
 
 

@@ -12,12 +12,12 @@ from typing import Any, Iterator, Union
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..fileio import atomic_path, write_text
+from ..fileio import atomic_path
 from ..labels import LABELS
 from .blazeface import DEFAULT_MIN_SCORE
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS, import_cv2
-from .outputs import STDOUT, check_output_file, csv_text, draw_faces, write_json
+from .outputs import STDOUT, check_output_file, draw_faces, write_results
 
 VideoSource = Union[int, str, os.PathLike]
 CSV_HEADER = ("frame", "time_s", "x", "y", "w", "h", "face_score", "label", "score", *LABELS)
@@ -181,10 +181,7 @@ def analyse_video(config: VideoConfig) -> dict[str, Any]:
     result = {"source": config.source, "source_fps": fps, "every": config.every, "frames": len(timeline),
               "faces": sum(len(t["faces"]) for t in timeline),
               "analysed_fps": round(len(timeline) / elapsed, 2) if elapsed > 0 else None, "timeline": timeline}
-    if config.json not in (None, STDOUT):
-        write_json(config.json, result)
-    if config.csv not in (None, STDOUT):
-        write_text(config.csv, csv_text(CSV_HEADER, csv_rows(timeline)))
+    write_results(config.json, config.csv, result, CSV_HEADER, csv_rows(timeline))
     return result
 
 
