@@ -39,7 +39,7 @@ def make_models(out: Path) -> list[Path]:
     from edgefer.metadata import ModelInfo, embed_model_info
     from edgefer.preprocessing import model_input
     from edgefer.training.keras_env import tf
-    from edgefer.training.models import build_model, logits_model, preprocess_spec
+    from edgefer.training.keras_models import build_model, logits_model, preprocess_spec
 
     spec = preprocess_spec("lite0", 48)
     model = logits_model(build_model("lite0", 48, "none"))

@@ -26,7 +26,7 @@ HEADER = ("| engine | model | input px | batch | device | input work alone img/s
 
 def keras_rates(args, ds) -> tuple[float, float, float]:
     from edgefer.training.keras_env import keras, tf
-    from edgefer.training.models import build_model, preprocess_spec
+    from edgefer.training.keras_models import build_model, preprocess_spec
     from edgefer.training.pipeline import make_dataset
 
     spec = preprocess_spec(args.family, args.size)

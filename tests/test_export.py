@@ -144,14 +144,14 @@ def test_metadata_round_trip_and_temperature(qat_export):
 
     runtime = load_predictor(out / entry["file"])
     assert runtime.info.temperature == pytest.approx(entry["temperature"]) and runtime.info.output == "logits"
-    calibration = entry["calibration"]
+    calibration = entry["temperature_fit"]
     assert calibration["nll_after"] <= calibration["nll_before"] + 1e-9
     assert {"ece_before", "ece_after"} <= set(calibration)
 
 
 def test_qat_weights_round_trip(run_dir, qat_export):
     from edgefer.export.qat import load_qat_weights
-    from edgefer.training.models import load_keras_model, logits_model
+    from edgefer.training.keras_models import load_keras_model, logits_model
     from edgefer.training.keras_env import keras
 
     out, _ = qat_export
@@ -172,7 +172,7 @@ def test_fine_tuned_qat_model_reloads_exactly(run_dir, synthetic_csv, tmp_path, 
     from edgefer.export.qat import QatSchedule, fine_tune, load_qat_weights, quantize_model, save_qat_weights
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input, resize_faces
-    from edgefer.training.models import load_keras_model, logits_model
+    from edgefer.training.keras_models import load_keras_model, logits_model
     from edgefer.training.pipeline import make_dataset
 
     spec = ModelInfo.from_dict(json.loads((run_dir / "model_info.json").read_text())).preprocess
@@ -199,7 +199,7 @@ def test_distillation_keeps_qat_on_the_float_model(run_dir, synthetic_csv):
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input, resize_faces
     from edgefer.training.keras_env import keras
-    from edgefer.training.models import load_keras_model, logits_model
+    from edgefer.training.keras_models import load_keras_model, logits_model
     from edgefer.training.pipeline import make_dataset
 
     spec = ModelInfo.from_dict(json.loads((run_dir / "model_info.json").read_text())).preprocess
@@ -293,14 +293,14 @@ def test_bad_input_model_exits_2_and_leaves_nothing(run_dir, synthetic_csv, tmp_
 
 
 def test_fit_temperature_recovers_the_scale():
-    from edgefer.export.calibration import calibrate, fit_temperature
+    from edgefer.export.temperature import fit_temperature, temperature_report
 
     rng = np.random.default_rng(0)
     true_logits = rng.normal(scale=2.0, size=(4000, 7))
     p = np.exp(true_logits) / np.exp(true_logits).sum(axis=1, keepdims=True)
     labels = np.array([rng.choice(7, p=row) for row in p])
     assert fit_temperature(3.0 * true_logits, labels) == pytest.approx(3.0, rel=0.1)
-    result = calibrate(3.0 * true_logits, labels)
+    result = temperature_report(3.0 * true_logits, labels)
     assert result["ece_after"] < result["ece_before"]
 
 

@@ -35,7 +35,7 @@ def fresh_keras_session():
 def test_family_quantize_aware_training_step(family):
     from edgefer.export.qat import quantize_model
     from edgefer.training.keras_env import keras, tf
-    from edgefer.training.models import build_model, logits_model
+    from edgefer.training.keras_models import build_model, logits_model
 
     model = logits_model(build_model(family, 32, "none"))
     qat = quantize_model(model)

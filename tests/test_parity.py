@@ -55,7 +55,7 @@ def test_int8_against_float_reports_real_differences(face_csv):
 
 @requires_tf
 def test_degraded_candidate_fails_with_exit_1(tiny_run, synthetic_csv, tmp_path, capsys):
-    from edgefer.training.models import load_keras_model
+    from edgefer.training.keras_models import load_keras_model
 
     degraded = tmp_path / "degraded"
     shutil.copytree(tiny_run, degraded)

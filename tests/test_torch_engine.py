@@ -36,9 +36,9 @@ def _randomised(model):
 @requires_tf
 @pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow) if f in _SLOW else f for f in FAMILIES])
 def test_keras_twin_computes_the_same_logits(family):
-    from edgefer.training.models import build_model as keras_model
-    from edgefer.training.models import logits_model
-    from edgefer.training.torch_engine.models import build_model, state_arrays
+    from edgefer.training.keras_models import build_model as keras_model
+    from edgefer.training.keras_models import logits_model
+    from edgefer.training.torch_engine.nets import build_model, state_arrays
     from edgefer.training.transfer import load_torch_state
 
     torch.manual_seed(0)
@@ -59,8 +59,8 @@ def test_keras_twin_computes_the_same_logits(family):
 @requires_tf
 def test_transfer_refuses_another_family():
     from edgefer.errors import ModelError
-    from edgefer.training.models import build_model as keras_model
-    from edgefer.training.torch_engine.models import build_model, state_arrays
+    from edgefer.training.keras_models import build_model as keras_model
+    from edgefer.training.torch_engine.nets import build_model, state_arrays
     from edgefer.training.transfer import load_torch_state
 
     with pytest.raises(ModelError, match="torch modules|does not fit"):
@@ -68,7 +68,7 @@ def test_transfer_refuses_another_family():
 
 
 def test_lite_imagenet_weights_load_onto_timm():
-    from edgefer.training.torch_engine.models import build_model
+    from edgefer.training.torch_engine.nets import build_model
 
     net = build_model("lite0", "lite0-imagenet")
     # The stem of the official weights, not timm's random initialisation.
@@ -140,7 +140,7 @@ def test_torch_run_enters_the_int8_chain_without_torch(torch_run, synthetic_csv,
 @requires_tf
 def test_keras_engine_warm_starts_from_a_torch_run(torch_run):
     from edgefer.predictors import load_predictor
-    from edgefer.training.models import build_model, logits_model
+    from edgefer.training.keras_models import build_model, logits_model
 
     model = build_model("lite0", 48, str(torch_run))
     x = np.random.default_rng(0).normal(size=(3, 48, 48, 3)).astype(np.float32)
@@ -156,7 +156,7 @@ def test_distilled_student_follows_its_teacher(torch_run, synthetic_csv, tmp_pat
     from edgefer.metadata import ModelInfo
     from edgefer.scoring import logits
     from edgefer.training import AugmentConfig, preset, train
-    from edgefer.training.torch_engine.models import build_model, load_weights
+    from edgefer.training.torch_engine.nets import build_model, load_weights
     from edgefer.training.torch_engine.predictor import TorchPredictor
 
     rows = list(csvlib.reader(open(synthetic_csv, newline="")))
@@ -319,7 +319,7 @@ def test_five_epochs_on_1200_faces_export_to_the_same_top1(tmp_path):
 def test_packed_imagenet_weights_replace_the_package(tmp_path, monkeypatch):
     """A float16 copy in the cache initialises the same backbone (to float16 precision)."""
     from edgefer.cli import main
-    from edgefer.training.torch_engine.models import build_model
+    from edgefer.training.torch_engine.nets import build_model
 
     from_package = build_model("lite0", "lite0-imagenet")
     monkeypatch.setenv("EDGEFER_CACHE", str(tmp_path))

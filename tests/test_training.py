@@ -173,7 +173,7 @@ def test_batchnorm_recalibration_replaces_stale_statistics():
 @pytest.mark.parametrize("family", ["lite0", "b0", "v2-b0"])
 def test_models_are_flat_with_logits_and_softmax(family):
     from edgefer.training.keras_env import keras
-    from edgefer.training.models import build_model, logits_model
+    from edgefer.training.keras_models import build_model, logits_model
 
     model = build_model(family, 48, "none")
     assert not any(isinstance(layer, keras.Model) for layer in model.layers)
@@ -187,7 +187,7 @@ def test_models_are_flat_with_logits_and_softmax(family):
 def test_imagenet_weights_offline_give_a_clear_error(monkeypatch):
     from edgefer.errors import ModelError
     from edgefer.training.keras_env import keras
-    from edgefer.training.models import build_model
+    from edgefer.training.keras_models import build_model
 
     def no_network(*args, **kwargs):
         raise Exception("URL fetch failure: network unreachable")

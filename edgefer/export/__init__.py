@@ -13,7 +13,7 @@ from .formats import FORMATS, REPORT_FILE, model_file_name
 
 
 def export(config: ExportConfig) -> dict[str, Any]:
-    """Convert, audit, calibrate and gate; write the TFLite files and the JSON report."""
+    """Convert, audit, fit temperatures and gate; write the TFLite files and the JSON report."""
     from .exporter import export as run
 
     return run(config)

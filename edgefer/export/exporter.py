@@ -35,12 +35,12 @@ from ..scoring import MemoPredictor, Predictor, logits, score
 from ..training.config import AugmentConfig, TrainConfig
 from ..training.keras_env import keras
 from ..training.keras_predictor import KerasPredictor, load_run_model
-from ..training.models import logits_model
+from ..training.keras_models import logits_model
 from ..training.pipeline import make_dataset
 from ..training.recipe import class_weight_vector, fine_tune_recipe
 from ..training.rundir import load_run
 from .audit import audit, require_full_integer
-from .calibration import calibrate
+from .temperature import temperature_report
 from .config import ExportConfig
 from .convert import convert, representative_data
 from .formats import FORMATS, QAT_WEIGHTS_FILE, REPORT_FILE, model_file_name
@@ -251,9 +251,9 @@ class _Exporter:
         if self.val is not None:
             predictor = predictor or self.candidate_predictor(blob, fmt)
             val_logits = logits(predictor, self.val.images)
-            entry["calibration"] = calibrate(val_logits, self.val.labels)
-            temperature = entry["calibration"]["temperature"]
-            c = entry["calibration"]
+            entry["temperature_fit"] = temperature_report(val_logits, self.val.labels)
+            temperature = entry["temperature_fit"]["temperature"]
+            c = entry["temperature_fit"]
             log.info("%s: temperature %.3f, ECE %.4f -> %.4f", fmt, temperature, c["ece_before"], c["ece_after"])
         source = {**self.source.info.source, "model": str(self.source.path), "quantization": quantization,
                   "format": fmt}
@@ -345,5 +345,5 @@ class _Exporter:
 
 
 def export(config: ExportConfig) -> dict[str, Any]:
-    """Convert, audit, calibrate and gate; write the TFLite files and the JSON report."""
+    """Convert, audit, fit temperatures and gate; write the TFLite files and the JSON report."""
     return _Exporter(config).run()

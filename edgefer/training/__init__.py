@@ -31,8 +31,8 @@ def resume(run_dir: str | Path, **overrides: Any) -> TrainResult:
 
 
 def build_model(*args: Any, **kwargs: Any):
-    """The Keras classifier (see :func:`edgefer.training.models.build_model`)."""
-    from .models import build_model as build
+    """The Keras classifier (see :func:`edgefer.training.keras_models.build_model`)."""
+    from .keras_models import build_model as build
 
     return build(*args, **kwargs)
 

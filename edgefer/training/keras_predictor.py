@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..metadata import ModelInfo
-from .models import check_model, load_keras_model, logits_model
+from .keras_models import check_model, load_keras_model, logits_model
 from .rundir import Run, load_run
 
 

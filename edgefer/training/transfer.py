@@ -76,7 +76,7 @@ def load_torch_state(model, tensors: dict[str, np.ndarray], name: str = "weights
 
 def keras_twin(run: Run, dropout: float | None = None):
     """The Keras model of a torch run, with its weights: what export, evaluate and parity load."""
-    from .models import build_model
+    from .keras_models import build_model
 
     family = run.info.source.get("family")
     if run.config is not None:

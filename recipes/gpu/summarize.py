@@ -23,7 +23,7 @@ from edgefer.data import load_split
 from edgefer.scoring import FlipAveraged, score
 from edgefer.training import rundir
 from edgefer.training.tensorfile import load_model_weights, save_model_weights
-from edgefer.training.torch_engine.models import build_model, load_weights
+from edgefer.training.torch_engine.nets import build_model, load_weights
 from edgefer.training.torch_engine.predictor import TorchPredictor
 from edgefer.training.torch_engine.trainer import resolve_device
 

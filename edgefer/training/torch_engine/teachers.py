@@ -6,7 +6,7 @@ from ...errors import ConfigError
 from ...labels import LABELS
 from ..rundir import load_run
 from .env import torch
-from .models import build_model, load_weights
+from .nets import build_model, load_weights
 
 F = torch.nn.functional
 

@@ -30,7 +30,7 @@ from ..recipe import TrainResult, class_weight_vector, load_data, model_info, wr
 from .augment import augment, mix
 from .distributed import Cluster, cluster
 from .env import torch
-from .models import build_model, save_weights
+from .nets import build_model, save_weights
 from .predictor import TorchPredictor
 from .teachers import Teachers
 
@@ -238,7 +238,7 @@ def _finish(session: _Session, io_dir: Path, info, data: _Data, val_ds, spec) ->
         candidates["last (EMA)"] = session.ema
     best_file = io_dir / rundir.BEST_WEIGHTS["torch"]
     if best_file.is_file():
-        from .models import load_weights
+        from .nets import load_weights
 
         best = build_model(config.family, "none", config.dropout, 0.0).to(device)
         load_weights(best, best_file)

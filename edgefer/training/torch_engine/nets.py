@@ -1,6 +1,6 @@
 """edgefer classifiers in PyTorch: a timm ``tf_`` backbone, the family's input scaling, a 7-way head.
 
-The layout mirrors the Keras twin (:func:`edgefer.training.models.build_model`):
+The layout mirrors the Keras twin (:func:`edgefer.training.keras_models.build_model`):
 input scaling, backbone, global average pool, dropout, ``logits``. State-dict order
 follows the network, which is what :mod:`edgefer.training.transfer` relies on.
 """

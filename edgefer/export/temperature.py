@@ -45,7 +45,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, iterations: int = 60
     return float(math.exp((lo + hi) / 2.0))
 
 
-def calibrate(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def temperature_report(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Fitted temperature with NLL and 15-bin ECE before (T=1) and after."""
     temperature = fit_temperature(logits, labels)
     return {
