@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datapack import SUFFIX, read_pack, write_pack
 from .errors import DataError
 from .labels import LABELS, NUM_CLASSES, label_index
 from .preprocessing import FACE_SIZE, to_face
@@ -232,10 +233,9 @@ def load_splits(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDatas
         return load_csv(path, skip_bad)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
-    if path.suffix == ".facepack":
-        from .datapack import read_pack
-
-        return read_pack(path)
+    if path.suffix == SUFFIX:
+        return {name: FaceDataset(images, labels, ids, str(path), name)
+                for name, (images, labels, ids) in read_pack(path).items()}
     raise DataError(f"{path}: expected a FER2013 .csv/.csv.gz file, a .facepack or an image-folder directory")
 
 
@@ -313,3 +313,23 @@ def balanced_class_weights(labels: np.ndarray) -> np.ndarray:
     present = counts > 0
     weights[present] = len(labels) / (present.sum() * counts[present])
     return weights
+
+
+@dataclass
+class PackConfig:
+    source: str = ""
+    out: str = ""
+    splits: tuple[str, ...] = ()  # every split when empty
+    skip_bad: bool = False
+
+
+def pack(config: PackConfig) -> dict:
+    """``edgefer data pack``: the chosen splits of a data set as one face pack."""
+    if not config.out.endswith(SUFFIX):
+        raise DataError(f"{config.out}: a face pack's name ends in {SUFFIX} (that is how --data recognises it)")
+    splits = load_splits(config.source, config.skip_bad)
+    if config.splits:
+        chosen = [pick_split(splits, name, config.source) for name in config.splits]
+        splits = {ds.split: ds for ds in chosen}
+    size = write_pack(config.out, splits)
+    return {"out": config.out, "bytes": size, "faces": {name: len(ds) for name, ds in splits.items()}}

@@ -18,7 +18,6 @@ import lzma
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,7 @@ def _restore(residual: np.ndarray) -> np.ndarray:
 
 
 def write_pack(path: str | Path, splits: dict) -> int:
-    """Write {split: FaceDataset} as a face pack; returns the file size in bytes."""
+    """Write {split: dataset} (anything with images, labels, ids, source) as a face pack; returns bytes."""
     header: dict = {"face_size": FACE_SIZE, "splits": {}}
     blobs: list[bytes] = []
     offset = 0
@@ -73,10 +72,8 @@ def write_pack(path: str | Path, splits: dict) -> int:
     return Path(path).stat().st_size
 
 
-def read_pack(path: str | Path) -> dict:
-    """{split: FaceDataset} from a face pack; a damaged or foreign file is one DataError."""
-    from .data import FaceDataset
-
+def read_pack(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{split: (images, labels, ids)} from a face pack; a damaged or foreign file is one DataError."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -105,29 +102,7 @@ def read_pack(path: str | Path) -> dict:
                 images = np.concatenate(parts) if parts else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
                 labels = np.frombuffer(blob(split["labels"]), np.uint8).astype(np.int64)
                 ids = np.array(blob(split["ids"]).decode().split("\n"), dtype=object)
-                out[name] = FaceDataset(images, labels, ids if len(images) else ids[:0], str(path), name)
+                out[name] = (images, labels, ids if len(images) else ids[:0])
     except (ValueError, KeyError, TypeError, IndexError, struct.error, lzma.LZMAError) as exc:
         raise DataError(f"{path}: damaged face pack ({exc})") from None
     return out
-
-
-@dataclass
-class PackConfig:
-    source: str = ""
-    out: str = ""
-    splits: tuple[str, ...] = ()  # every split when empty
-    skip_bad: bool = False
-
-
-def pack(config: PackConfig) -> dict:
-    """``edgefer data pack``: the chosen splits of a data set as one face pack."""
-    from .data import load_splits, pick_split
-
-    if not config.out.endswith(SUFFIX):
-        raise DataError(f"{config.out}: a face pack's name ends in {SUFFIX} (that is how --data recognises it)")
-    splits = load_splits(config.source, config.skip_bad)
-    if config.splits:
-        splits = {name: pick_split(splits, name, config.source) for name in config.splits}
-        splits = {ds.split: ds for ds in splits.values()}
-    size = write_pack(config.out, splits)
-    return {"out": config.out, "bytes": size, "faces": {name: len(ds) for name, ds in splits.items()}}

@@ -4,38 +4,13 @@ calls the library function that takes it; nothing else happens here."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import traceback
 
-import typer
-
 from ..errors import EdgeferError
-
-app = typer.Typer(
-    name="edgefer",
-    help="Facial-emotion recognition with EfficientNet, from training to int8 on the edge.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-# An unexpected crash must never read as a verdict (parity's exit 1 means FAIL).
-INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE
-
-
-@app.callback()
-def _global_options(
-    verbose: bool = typer.Option(False, "--verbose", help="Also show TensorFlow's start-up logs and debug messages."),
-) -> None:
-    """Facial-emotion recognition with EfficientNet, from training to int8 on the edge."""
-    if verbose:
-        os.environ["EDGEFER_VERBOSE"] = "1"
-        logging.getLogger().setLevel(logging.DEBUG)
-
-
-from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd, weights_cmd  # noqa: E402,F401  (register commands)
+from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd, weights_cmd  # noqa: F401  (register commands)
+from .app import INTERNAL_ERROR_EXIT, app
 
 
 def _setup_logging() -> None:

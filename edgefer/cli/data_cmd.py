@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from . import app
+from .app import app
 from .options import command_group
 
 data_app = command_group(app, "data", "Data sets: pack FER2013 into a compact lossless file for machines without network.")
@@ -18,7 +18,7 @@ def pack_command(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable rows/images."),
 ) -> None:
     """Pack faces losslessly (about 2/3 of the raw pixels); --data reads the file, in about a second."""
-    from ..datapack import PackConfig, pack
+    from ..data import PackConfig, pack
 
     report = pack(PackConfig(source=source, out=out, splits=tuple(s.strip() for s in splits.split(",") if s.strip())
                              if splits else (), skip_bad=skip_bad))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 
 from ..demo import DemoConfig, run_demo
-from . import app
+from .app import app
 
 
 @app.command("demo")

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from ..evaluate import EvaluateConfig, evaluate
-from . import app
+from .app import app
 
 _D = EvaluateConfig()
 

@@ -7,7 +7,7 @@ import typer
 
 from ..export.config import ExportConfig
 from ..parity import ParityThresholds
-from . import app
+from .app import app
 from .options import read_config_file
 
 _E, _T = ExportConfig(), ParityThresholds()

@@ -5,7 +5,7 @@ from typing import Optional
 import typer
 
 from ..parity import ParityConfig, ParityThresholds, parity, summary_table
-from . import app
+from .app import app
 
 _T, _P = ParityThresholds(), ParityConfig()
 

@@ -10,7 +10,7 @@ from ..runtime.faces import DETECTORS
 from ..runtime.outputs import STDOUT, csv_text, strict_json
 from ..runtime.predict import CSV_HEADER, PredictConfig, csv_rows, format_records, predict_images
 from ..runtime import video
-from . import app
+from .app import app
 
 MODEL_HELP = "An edgefer .tflite file, or 'default' (the shipped model)."
 

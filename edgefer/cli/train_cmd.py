@@ -6,7 +6,7 @@ import typer
 
 from ..errors import ConfigError
 from ..training.config import AugmentConfig, TrainConfig
-from . import app
+from .app import app
 from .options import default_of, given, key_values, read_config_file
 
 PRESET_NOTE = "(default: from the preset or --config)"

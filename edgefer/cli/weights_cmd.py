@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from . import app
+from .app import app
 from .options import command_group
 
 weights_app = command_group(app, "weights", "Pretrained weights: pack the offline ImageNet weights for machines that can install nothing.")

@@ -19,6 +19,8 @@ from ..families import get_family
 from ..preprocessing import PreprocessSpec
 from .keras_env import keras
 from .lite import lite_backbone
+from .tensorfile import load_model_weights
+from .transfer import load_torch_state
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +105,6 @@ def load_weights_file(model, path: str | os.PathLike) -> None:
     if not path.is_file():
         raise ConfigError(f"--weights {path}: no such file (or use none, imagenet, lite0-imagenet)")
     if path.suffix == ".safetensors":
-        from .tensorfile import load_model_weights
-        from .transfer import load_torch_state
-
         load_torch_state(model, load_model_weights(path), str(path))
         return
     try:

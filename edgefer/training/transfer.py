@@ -15,8 +15,6 @@ import numpy as np
 
 from ..errors import ModelError
 from .keras_env import keras
-from .rundir import Run
-from .tensorfile import load_model_weights
 
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 
@@ -72,18 +70,3 @@ def load_torch_state(model, tensors: dict[str, np.ndarray], name: str = "weights
                              f"{layer.name} {expected}")
         layer.set_weights([w.astype(np.float32) for w in weights])
     return len(layers)
-
-
-def keras_twin(run: Run, dropout: float | None = None):
-    """The Keras model of a torch run, with its weights: what export, evaluate and parity load."""
-    from .keras_models import build_model
-
-    family = run.info.source.get("family")
-    if run.config is not None:
-        family = run.config.family
-    if not family:
-        raise ModelError(f"{run.model_file}: model_info.json names no model family")
-    model = build_model(family, run.info.preprocess.input_size, "none",
-                        dropout=run.config.dropout if run.config and dropout is None else (dropout or 0.0))
-    load_torch_state(model, load_model_weights(run.model_file, family), str(run.model_file))
-    return model
