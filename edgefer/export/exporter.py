@@ -159,7 +159,7 @@ class _Exporter:
         self.out = Path(config.out) if config.out else default_out
         check_output_dir(str(self.out), "--out")
         self.settings = _data_settings(config, self.source)
-        if "int8" in config.formats and self.settings is None:
+        if any(FORMATS[f].needs_calibration for f in config.formats) and self.settings is None:
             raise ConfigError("int8 export needs training faces to calibrate on: pass --data")
         self.spec = self.source.info.preprocess
         # What every predictor here produces: the logits model's raw output, at T = 1.

@@ -7,12 +7,15 @@ follows the network, which is what :mod:`edgefer.training.transfer` relies on.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ...errors import ConfigError, ModelError
 from ...families import Family, get_family
 from ...labels import NUM_CLASSES
 from .. import tensorfile
+from ..rundir import find_model_file
 from ..pretrained import imagenet_backbone
 from .env import timm, torch
 
@@ -44,8 +47,10 @@ def build_model(family_name: str, weights: str = "none", dropout: float = 0.3,
     model = EdgeferNet(family, dropout, drop_connect_rate)
     if weights in ("imagenet", f"{family.name}-imagenet"):
         load_imagenet(model)
+    elif weights.endswith("-imagenet"):
+        raise ConfigError(f"--weights {weights} does not fit model family {family.name}")
     elif weights != "none":
-        load_weights(model, weights)
+        load_weights(model, Path(weights))
     return model
 
 
@@ -85,7 +90,12 @@ def save_weights(model: EdgeferNet, path, dtype=np.float32) -> None:
 
 
 def load_weights(model: EdgeferNet, path) -> None:
-    """Warm start from an edgefer weights file of the same family (the head too if it fits)."""
+    """Warm start from a torch run (its directory or weights file) of the same family."""
+    path = Path(path)
+    if path.is_dir():
+        path, engine = find_model_file(path)
+        if engine != "torch":
+            raise ConfigError(f"{path}: a Keras run; the torch engine starts from torch runs (or --weights none)")
     tensors = tensorfile.load_model_weights(path, model.family.name)
     own = model.state_dict()
     missing = [k for k in own if k not in tensors and not k.endswith("num_batches_tracked")]
