@@ -81,6 +81,11 @@ class _Session:
         self.model.to(device).to(memory_format=torch.channels_last)
         self.net = cluster.wrap(self.model, device, config.warmup_epochs > 0)  # what the training step runs: DDP across ranks
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_decay else None
+        if self.ema is not None:  # state-dict tensors share storage with the modules: pair them once
+            pairs = list(zip(self.ema.state_dict().values(), self.model.state_dict().values()))
+            self._ema_pairs = ([e for e, _ in pairs if e.dtype.is_floating_point],
+                               [p for e, p in pairs if e.dtype.is_floating_point],
+                               [(e, p) for e, p in pairs if not e.dtype.is_floating_point])
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():
             (no_decay if p.ndim <= 1 else decay).append(p)  # BatchNorm and biases: no weight decay
@@ -104,19 +109,18 @@ class _Session:
             self.optimizer.load_state_dict(state["optimizer"])
             if self.ema is not None and state["ema"]:
                 self.ema.load_state_dict(state["ema"])
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
         except (RuntimeError, KeyError, ValueError, OSError) as exc:
             raise ModelError(f"{path}: not a checkpoint of this run ({str(exc).splitlines()[0]})") from None
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
 
     @torch.no_grad()
     def update_ema(self) -> None:
         if self.ema is None:
             return
-        for e, p in zip(self.ema.state_dict().values(), self.model.state_dict().values()):
-            if e.dtype.is_floating_point:
-                e.mul_(self.config.ema_decay).add_(p.detach(), alpha=1 - self.config.ema_decay)
-            else:
-                e.copy_(p)
+        ema_float, model_float, counters = self._ema_pairs
+        torch._foreach_lerp_(ema_float, model_float, 1 - self.config.ema_decay)  # one fused launch per step
+        for e, p in counters:
+            e.copy_(p)
 
 
 def _load(config: TrainConfig, spec, device) -> tuple[_Data, Any, Any]:
