@@ -52,12 +52,18 @@ def keras_rates(args, ds) -> tuple[float, float, float]:
 
 
 def torch_rates(args, ds) -> tuple[float, float, float]:
+    from edgefer.families import get_family
     from edgefer.training.config import TrainConfig
     from edgefer.training.torch_engine.augment import augment, mix
     from edgefer.training.torch_engine.distributed import Cluster
     from edgefer.training.torch_engine.env import torch
-    from edgefer.training.torch_engine.trainer import _Data, _make_step, _model_input, _Session, resolve_device
-    from edgefer.families import get_family
+    from edgefer.training.torch_engine.nets import model_input
+    from edgefer.training.torch_engine.trainer import (
+        _Data,
+        _make_step,
+        _Session,
+        resolve_device,
+    )
 
     config = TrainConfig(family=args.family, input_size=args.size, batch_size=args.batch, weights="none",
                          mixed_precision=args.bf16, compile=args.compile, device=args.device,
@@ -77,7 +83,7 @@ def torch_rates(args, ds) -> tuple[float, float, float]:
     def batch():
         idx = torch.randint(0, len(faces), (args.batch,), generator=gen, device=device)
         x, perm, lam = mix(augment(faces[idx].unsqueeze(1).float(), config.augment, gen), config.augment, gen)
-        return _model_input(x, spec), labels[idx], perm, lam
+        return model_input(x, spec), labels[idx], perm, lam
 
     def timed(fn) -> float:
         for _ in range(3):

@@ -77,3 +77,27 @@ def test_json_reports_are_strict(tmp_path):
     text = (tmp_path / "r.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"roc_auc": None, "per_class": [1.0, None], "n": 3}
+
+
+def test_export_recipe_file_under_flags(tmp_path, monkeypatch, capsys):
+    import json
+
+    import edgefer.export as export_package
+    from edgefer.cli import main
+
+    seen = {}
+
+    def fake_export(config):
+        seen["config"] = config
+        return {"formats": {}, "out": str(tmp_path)}
+
+    monkeypatch.setattr(export_package, "export", fake_export)
+    recipe = tmp_path / "export.json"
+    recipe.write_text(json.dumps({"qat_lr": 3e-5, "qat_steps": 500, "thresholds": {"min_agreement": 0.96}}))
+    assert main(["export", "run", "--config", str(recipe), "--qat-steps", "0", "--max-mcc-drop", "0.01"]) == 0
+    config = seen["config"]
+    assert (config.qat_lr, config.qat_steps) == (3e-5, 0)  # a flag equal to the default still overrides the file
+    assert (config.thresholds.min_agreement, config.thresholds.max_mcc_drop) == (0.96, 0.01)
+    recipe.write_text(json.dumps({"qat_learning_rate": 1}))
+    assert main(["export", "run", "--config", str(recipe)]) == 2
+    assert "unknown export option(s): qat_learning_rate" in capsys.readouterr().err

@@ -6,7 +6,13 @@ from PIL import Image
 
 from edgefer.cli import main
 from edgefer.data import (
-    balanced_class_weights, load_csv, load_folder, load_split, pick_split, stratified_split, train_val,
+    balanced_class_weights,
+    load_csv,
+    load_folder,
+    load_split,
+    pick_split,
+    stratified_split,
+    train_val,
 )
 from edgefer.errors import DataError
 from edgefer.labels import LABELS

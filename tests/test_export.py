@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import requires_tf
+
 from edgefer.synthetic import faces
 
 pytestmark = requires_tf
@@ -151,8 +151,8 @@ def test_metadata_round_trip_and_temperature(qat_export):
 
 def test_qat_weights_round_trip(run_dir, qat_export):
     from edgefer.export.qat import load_qat_weights
-    from edgefer.training.keras_models import load_keras_model, logits_model
     from edgefer.training.keras_env import keras
+    from edgefer.training.keras_models import load_keras_model, logits_model
 
     out, _ = qat_export
     float_logits = logits_model(load_keras_model(run_dir / "model.keras"))
@@ -169,7 +169,13 @@ def test_qat_weights_round_trip(run_dir, qat_export):
 def test_fine_tuned_qat_model_reloads_exactly(run_dir, synthetic_csv, tmp_path, bn_freeze):
     from edgefer.data import load_split
     from edgefer.export import ExportConfig
-    from edgefer.export.qat import QatSchedule, fine_tune, load_qat_weights, quantize_model, save_qat_weights
+    from edgefer.export.qat import (
+        QatSchedule,
+        fine_tune,
+        load_qat_weights,
+        quantize_model,
+        save_qat_weights,
+    )
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input, resize_faces
     from edgefer.training.keras_models import load_keras_model, logits_model
@@ -195,7 +201,12 @@ def test_distillation_keeps_qat_on_the_float_model(run_dir, synthetic_csv):
     """Fine-tuned on scrambled labels, the distilled QAT model still follows its float teacher."""
     from edgefer.data import load_split
     from edgefer.export import ExportConfig
-    from edgefer.export.qat import QatSchedule, calibrate_ranges, fine_tune, quantize_model
+    from edgefer.export.qat import (
+        QatSchedule,
+        calibrate_ranges,
+        fine_tune,
+        quantize_model,
+    )
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input, resize_faces
     from edgefer.training.keras_env import keras

@@ -5,7 +5,6 @@ import pickle
 
 import numpy as np
 import pytest
-
 from conftest import requires_tf
 
 pytestmark = requires_tf

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import requires_tf
+
 from edgefer.cli import main
 from edgefer.parity import ParityThresholds, compare, mcnemar_p
 from edgefer.predictors import load_predictor

@@ -14,7 +14,14 @@ from PIL import Image
 from edgefer.cli import main
 from edgefer.errors import ConfigError, DataError
 from edgefer.runtime import BlazeFaceDetector, EmotionClassifier
-from edgefer.runtime.blazeface import ANCHOR_LAYOUTS, anchor_centres, decode, iou, letterbox, weighted_nms
+from edgefer.runtime.blazeface import (
+    ANCHOR_LAYOUTS,
+    anchor_centres,
+    decode,
+    iou,
+    letterbox,
+    weighted_nms,
+)
 from edgefer.runtime.faces import crop_aligned, crop_face
 
 INT8 = Path(__file__).resolve().parent / "fixtures" / "tiny_int8.tflite"

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from edgefer.errors import ConfigError, DataError
-from edgefer.runtime import EmotionClassifier, FaceDetection, HaarFaceDetector
 from edgefer.preprocessing import to_gray
+from edgefer.runtime import EmotionClassifier, FaceDetection, HaarFaceDetector
 from edgefer.runtime.faces import crop_face
 
 INT8 = Path(__file__).resolve().parent / "fixtures" / "tiny_int8.tflite"

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import requires_tf
+
 from edgefer.families import FAMILIES
 
 torch = pytest.importorskip("torch")
@@ -334,8 +334,8 @@ def test_packed_imagenet_weights_replace_the_package(tmp_path, monkeypatch):
 
 def test_torch_engine_warm_starts_from_a_run_directory(torch_run, synthetic_csv):
     from edgefer.errors import ConfigError
-    from edgefer.training.torch_engine.nets import build_model, state_arrays
     from edgefer.training.tensorfile import load_model_weights
+    from edgefer.training.torch_engine.nets import build_model, state_arrays
 
     started = state_arrays(build_model("lite0", str(torch_run)))
     saved = load_model_weights(torch_run / "model.safetensors")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import requires_tf
+
 from edgefer.cli import main
 
 pytestmark = requires_tf

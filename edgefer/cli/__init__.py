@@ -9,7 +9,16 @@ import sys
 import traceback
 
 from ..errors import EdgeferError
-from . import data_cmd, demo_cmd, evaluate_cmd, export_cmd, parity_cmd, runtime_cmd, train_cmd, weights_cmd  # noqa: F401  (register commands)
+from . import (  # noqa: F401  (register commands)
+    data_cmd,
+    demo_cmd,
+    evaluate_cmd,
+    export_cmd,
+    parity_cmd,
+    runtime_cmd,
+    train_cmd,
+    weights_cmd,
+)
 from .app import INTERNAL_ERROR_EXIT, app
 
 

@@ -5,11 +5,17 @@ from typing import List, Optional
 import typer
 
 from ..errors import ConfigError
+from ..runtime import video
 from ..runtime.bench import BenchConfig, benchmark, format_table
 from ..runtime.faces import DETECTORS
 from ..runtime.outputs import STDOUT, csv_text, strict_json
-from ..runtime.predict import CSV_HEADER, PredictConfig, csv_rows, format_records, predict_images
-from ..runtime import video
+from ..runtime.predict import (
+    CSV_HEADER,
+    PredictConfig,
+    csv_rows,
+    format_records,
+    predict_images,
+)
 from .app import app
 
 MODEL_HELP = "An edgefer .tflite file, or 'default' (the shipped model)."

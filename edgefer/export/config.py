@@ -63,3 +63,16 @@ class ExportConfig:
         data = dataclasses.asdict(self)
         data["formats"] = list(self.formats)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ExportConfig":
+        """A recipe (e.g. a report's ``config``); unknown names are refused, thresholds may be partial."""
+        data = dict(data)
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        unknown |= {f"thresholds.{k}" for k in set(data.get("thresholds", {})) - set(ParityThresholds.__dataclass_fields__)}
+        if unknown:
+            raise ConfigError(f"unknown export option(s): {', '.join(sorted(unknown))}")
+        data["thresholds"] = ParityThresholds(**data.get("thresholds", {}))
+        if "formats" in data:
+            data["formats"] = tuple(data["formats"])
+        return cls(**data)

@@ -22,42 +22,38 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-
 from .. import __version__
 from ..data import FaceDataset, stratified_split, train_val
 from ..errors import ConfigError, ModelError
 from ..fileio import check_output_dir, write_bytes, write_json
-from ..metadata import ModelInfo, embed_model_info
+from ..metadata import embed_model_info
 from ..parity import compare
 from ..preprocessing import model_input, resize_faces
 from ..runtime.predictor import TFLitePredictor
 from ..scoring import MemoPredictor, Predictor, logits, score
 from ..training.config import AugmentConfig, TrainConfig
 from ..training.keras_env import keras
-from ..training.keras_predictor import KerasPredictor, load_run_model
 from ..training.keras_models import logits_model
+from ..training.keras_predictor import KerasPredictor, load_run_model
 from ..training.pipeline import make_dataset
 from ..training.recipe import class_weight_vector, fine_tune_recipe
-from ..training.rundir import load_run
+from ..training.rundir import Run, load_run
 from .audit import audit, require_full_integer
-from .temperature import temperature_report
 from .config import ExportConfig
 from .convert import convert, representative_data
 from .formats import FORMATS, QAT_WEIGHTS_FILE, REPORT_FILE, model_file_name
-from .qat import QatSchedule, calibrate_ranges, fine_tune, quantize_model, save_qat_weights
+from .qat import (
+    QatSchedule,
+    calibrate_ranges,
+    fine_tune,
+    quantize_model,
+    save_qat_weights,
+)
+from .temperature import temperature_report
 
 log = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("top1", "top3", "mcc", "ece", "log_loss")
-
-
-@dataclass
-class Source:
-    model: Any  # the float Keras model, softmax included
-    info: ModelInfo
-    path: Path
-    run_dir: Path | None
-    train_config: TrainConfig | None
 
 
 @dataclass
@@ -72,28 +68,22 @@ class DataSettings:
     augment: AugmentConfig
 
 
-def load_source(path: str | Path) -> Source:
-    """The float model (a Keras twin for a torch run), its ModelInfo and the run's config."""
-    run = load_run(path)
-    return Source(load_run_model(run), run.info, run.model_file, run.run_dir, run.config)
-
-
-def _data_settings(config: ExportConfig, source: Source) -> DataSettings | None:
-    run = source.train_config or TrainConfig()
+def _data_settings(config: ExportConfig, run: Run) -> DataSettings | None:
+    trained = run.config or TrainConfig()
     data = config.data
-    if not data and source.train_config and source.train_config.data:
-        data = source.train_config.data
+    if not data and run.config and run.config.data:
+        data = run.config.data
         if not Path(data).exists():
             raise ConfigError(f"the run's training data {data} is not here; pass --data")
     if not data:
         return None
-    recipe = fine_tune_recipe(source.train_config)
+    recipe = fine_tune_recipe(run.config)
     return DataSettings(
         path=data,
-        train_split=config.train_split or run.train_split,
-        val_split=config.val_split or run.val_split,
-        val_fraction=config.val_fraction or run.val_fraction,
-        seed=config.seed if config.seed >= 0 else run.seed,
+        train_split=config.train_split or trained.train_split,
+        val_split=config.val_split or trained.val_split,
+        val_fraction=config.val_fraction or trained.val_fraction,
+        seed=config.seed if config.seed >= 0 else trained.seed,
         class_weights=recipe.class_weights,
         label_smoothing=recipe.label_smoothing,
         augment=recipe.augment,
@@ -154,17 +144,18 @@ class _Exporter:
     def __init__(self, config: ExportConfig) -> None:
         config.validate()
         self.config = config
-        self.source = load_source(config.model)
-        default_out = (self.source.run_dir or self.source.path.parent) / "export"
+        self.trained = load_run(config.model)
+        default_out = (self.trained.run_dir or self.trained.model_file.parent) / "export"
         self.out = Path(config.out) if config.out else default_out
-        check_output_dir(str(self.out), "--out")
-        self.settings = _data_settings(config, self.source)
+        check_output_dir(str(self.out), "--out")  # before the model loads: a typo costs nothing
+        self.model = load_run_model(self.trained)  # the float Keras model (a torch run's Keras twin)
+        self.settings = _data_settings(config, self.trained)
         if any(FORMATS[f].needs_calibration for f in config.formats) and self.settings is None:
             raise ConfigError("int8 export needs training faces to calibrate on: pass --data")
-        self.spec = self.source.info.preprocess
+        self.spec = self.trained.info.preprocess
         # What every predictor here produces: the logits model's raw output, at T = 1.
-        self.logits_info = replace(self.source.info, output="logits", temperature=1.0)
-        self.float_logits = logits_model(self.source.model)
+        self.logits_info = replace(self.trained.info, output="logits", temperature=1.0)
+        self.float_logits = logits_model(self.model)
         self.reference: MemoPredictor | None = None
         self.train: FaceDataset | None = None
         self.val: FaceDataset | None = None
@@ -178,7 +169,7 @@ class _Exporter:
         self.train, self.val = train_val(s.path, s.train_split, s.val_split, s.val_fraction, s.seed,
                                          self.config.skip_bad)
         self.reference = MemoPredictor(
-            KerasPredictor.from_model(self.source.model, copy.deepcopy(self.logits_info), str(self.source.path)))
+            KerasPredictor.from_model(self.model, copy.deepcopy(self.logits_info), str(self.trained.model_file)))
         log.info("data: %d training faces, %d validation faces (%s)", len(self.train), len(self.val), self.val.split)
 
     def candidate_predictor(self, blob: bytes, name: str) -> TFLitePredictor:
@@ -255,13 +246,13 @@ class _Exporter:
             temperature = entry["temperature_fit"]["temperature"]
             c = entry["temperature_fit"]
             log.info("%s: temperature %.3f, ECE %.4f -> %.4f", fmt, temperature, c["ece_before"], c["ece_after"])
-        source = {**self.source.info.source, "model": str(self.source.path), "quantization": quantization,
+        source = {**self.trained.info.source, "model": str(self.trained.model_file), "quantization": quantization,
                   "format": fmt}
-        if self.source.run_dir:
-            source["run"] = str(self.source.run_dir)
+        if self.trained.run_dir:
+            source["run"] = str(self.trained.run_dir)
         if FORMATS[fmt].full_integer:
             source["io"] = self.config.io
-        info = replace(self.source.info, output="logits", temperature=temperature,
+        info = replace(self.trained.info, output="logits", temperature=temperature,
                        edgefer_version=__version__, source=source)
         blob = embed_model_info(blob, info)
         entry["temperature"] = temperature
@@ -271,8 +262,8 @@ class _Exporter:
     def run(self) -> dict[str, Any]:
         cfg = self.config
         report: dict[str, Any] = {
-            "edgefer_version": __version__, "model": str(self.source.path),
-            "run_dir": str(self.source.run_dir) if self.source.run_dir else None,
+            "edgefer_version": __version__, "model": str(self.trained.model_file),
+            "run_dir": str(self.trained.run_dir) if self.trained.run_dir else None,
             "out": str(self.out), "config": cfg.to_dict(), "data": None, "reference": None,
             "formats": {}, "parity": None, "passed": False, "failure": None,
         }

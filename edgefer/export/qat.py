@@ -125,7 +125,9 @@ def _range_targets(qat_model) -> list[tuple[Any, Any, str, str]]:
     a linear activation.
     """
     _tfmot_quantize()
-    from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import QuantizeLayer
+    from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
+        QuantizeLayer,
+    )
 
     targets = []
     for layer in qat_model.layers:

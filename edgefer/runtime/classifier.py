@@ -11,10 +11,18 @@ import numpy as np
 
 from ..errors import DataError
 from ..metadata import ModelInfo
-from ..scoring import as_logits, flip_averaged_logits, softmax
 from ..preprocessing import FaceInput, to_face, to_gray, to_rgb
+from ..scoring import as_logits, flip_averaged_logits, softmax
 from .blazeface import DEFAULT_MIN_SCORE
-from .faces import DEFAULT_DETECTOR, Box, FaceDetector, check_boxes, crop_aligned, crop_face, make_detector
+from .faces import (
+    DEFAULT_DETECTOR,
+    Box,
+    FaceDetector,
+    check_boxes,
+    crop_aligned,
+    crop_face,
+    make_detector,
+)
 from .model import ModelSource, TFLiteModel, resolve_model
 
 

@@ -19,7 +19,6 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, ModelError
 
-
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 # FER2013 faces are tight crops; a little context keeps the chin and brows in view

@@ -17,7 +17,12 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, ModelError
 from ..metadata import ModelInfo, check_tflite_bytes, read_model_info
-from ..preprocessing import PreprocessSpec, model_input, replicate_channels, resize_faces
+from ..preprocessing import (
+    PreprocessSpec,
+    model_input,
+    replicate_channels,
+    resize_faces,
+)
 from .backend import select_backend
 from .pool import InterpreterPool
 

@@ -14,7 +14,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..fileio import STDOUT, atomic_path, check_output_dir, check_output_file, strict_json, write_json, write_text
+from ..fileio import (
+    STDOUT,
+    atomic_path,
+    check_output_dir,
+    check_output_file,
+    strict_json,
+    write_json,
+    write_text,
+)
 
 __all__ = ["STDOUT", "check_output_dir", "check_output_file", "csv_text", "draw_faces", "save_image", "strict_json",
            "write_json", "write_results"]

@@ -14,7 +14,14 @@ from ..preprocessing import to_rgb
 from .blazeface import DEFAULT_MIN_SCORE
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS
-from .outputs import STDOUT, check_output_dir, check_output_file, draw_faces, save_image, write_results
+from .outputs import (
+    STDOUT,
+    check_output_dir,
+    check_output_file,
+    draw_faces,
+    save_image,
+    write_results,
+)
 
 log = logging.getLogger(__name__)
 

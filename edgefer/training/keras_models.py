@@ -11,11 +11,10 @@ import logging
 import os
 from pathlib import Path
 
-
 from ..errors import ConfigError, ModelError
-from ..labels import NUM_CLASSES
 from ..families import FAMILIES as FAMILY_REGISTRY
 from ..families import get_family
+from ..labels import NUM_CLASSES
 from ..preprocessing import PreprocessSpec
 from .keras_env import keras
 from .lite import lite_backbone

@@ -62,15 +62,17 @@ def imagenet_backbone(family_name: str) -> dict[str, np.ndarray]:
         if meta.get("format") != IMAGENET_FORMAT or meta.get("family") != family_name:
             raise ConfigError(f"{packed}: not the packed {family_name} ImageNet backbone; remove it")
         return tensors
-    state = load_state_dict(torch_weights_path(family_name))
-    return {k: v for k, v in state.items() if not k.startswith("_fc.") and not k.endswith("num_batches_tracked")}
+    return _package_backbone(family_name)
 
 
 def pack_imagenet(family_name: str, out: str | Path | None = None) -> Path:
     """The backbone as float16 safetensors (half the package's size), in the cache by default."""
     target = Path(out) if out else packed_path(family_name)
-    state = load_state_dict(torch_weights_path(family_name))
-    backbone = {k: v.astype(np.float16) for k, v in state.items()
-                if not k.startswith("_fc.") and not k.endswith("num_batches_tracked")}
+    backbone = {k: v.astype(np.float16) for k, v in _package_backbone(family_name).items()}
     tensorfile.save(target, backbone, {"format": IMAGENET_FORMAT, "family": family_name})
     return target
+
+
+def _package_backbone(family_name: str) -> dict[str, np.ndarray]:
+    state = load_state_dict(torch_weights_path(family_name))
+    return {k: v for k, v in state.items() if not k.startswith("_fc.") and not k.endswith("num_batches_tracked")}

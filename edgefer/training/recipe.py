@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import __version__
 from ..data import FaceDataset, balanced_class_weights, stratified_split, train_val
+from ..families import get_family
 from ..metadata import ModelInfo
 from ..scoring import write_report_files
 from .config import AugmentConfig, TrainConfig
@@ -48,8 +49,6 @@ def load_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
 
 
 def model_info(config: TrainConfig, run_dir: Path) -> ModelInfo:
-    from ..families import get_family
-
     spec = get_family(config.family).preprocess_spec(config.input_size)
     return ModelInfo(preprocess=spec, output="logits", edgefer_version=__version__,
                      source={"family": config.family, "weights": config.weights, "run": str(run_dir),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from ..errors import ConfigError, EdgeferError, ModelError
 from ..fileio import check_output_dir, write_json, write_text
 from ..metadata import ModelInfo
 from .config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 MODEL_INFO_FILE = "model_info.json"
@@ -111,6 +114,7 @@ def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
     config.out = str(run_dir)
     changed = {k: v for k, v in overrides.items() if getattr(config, k) != v}
     for key, value in changed.items():
+        log.info("resume: %s %s -> %s", key, getattr(config, key), value)
         setattr(config, key, value)
     if changed:
         config.validate()

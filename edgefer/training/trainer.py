@@ -25,10 +25,16 @@ from . import rundir
 from .batchnorm import recalibrate_batchnorm
 from .config import TrainConfig
 from .keras_env import keras, tf
-from .keras_predictor import KerasPredictor
 from .keras_models import HEAD_LAYERS, build_model
+from .keras_predictor import KerasPredictor
 from .pipeline import make_dataset
-from .recipe import TrainResult, class_weight_vector, load_data, model_info, write_metrics
+from .recipe import (
+    TrainResult,
+    class_weight_vector,
+    load_data,
+    model_info,
+    write_metrics,
+)
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from ...errors import ConfigError, ModelError
 from ...families import Family, get_family
 from ...labels import NUM_CLASSES
 from .. import tensorfile
-from ..rundir import find_model_file
 from ..pretrained import imagenet_backbone
+from ..rundir import find_model_file
 from .env import timm, torch
 
 nn = torch.nn
@@ -39,6 +39,12 @@ class EdgeferNet(nn.Module):
 
     def head_parameters(self):
         return self.logits.parameters()
+
+
+def model_input(faces, spec):
+    """(B, 1, S, S) float faces in 0..255 -> the model's input, channels-last:
+    :func:`edgefer.preprocessing.model_input` on device tensors."""
+    return spec.normalize(faces.expand(-1, spec.channels, -1, -1)).contiguous(memory_format=torch.channels_last)
 
 
 def build_model(family_name: str, weights: str = "none", dropout: float = 0.3,

@@ -6,7 +6,7 @@ from ...errors import ConfigError
 from ...labels import LABELS
 from ..rundir import load_run
 from .env import torch
-from .nets import build_model, load_weights
+from .nets import build_model, load_weights, model_input
 
 F = torch.nn.functional
 
@@ -35,7 +35,7 @@ class Teachers:
             x = faces
             if x.shape[-1] != spec.input_size:
                 x = F.interpolate(x, size=(spec.input_size,) * 2, mode="bilinear", align_corners=False)
-            x = spec.normalize(x.expand(-1, spec.channels, -1, -1))
+            x = model_input(x, spec)
             logits = (model(x) + model(x.flip(-1))) / 2
             total = total + F.softmax(logits.float() / temperature, dim=1)
         return total / len(self.members)

@@ -26,11 +26,17 @@ from ...preprocessing import resize_faces
 from ...scoring import score
 from .. import rundir
 from ..config import TrainConfig
-from ..recipe import TrainResult, class_weight_vector, load_data, model_info, write_metrics
+from ..recipe import (
+    TrainResult,
+    class_weight_vector,
+    load_data,
+    model_info,
+    write_metrics,
+)
 from .augment import augment, mix
 from .distributed import Cluster, cluster
 from .env import torch
-from .nets import build_model, save_weights
+from .nets import build_model, model_input, save_weights
 from .predictor import TorchPredictor
 from .teachers import Teachers
 
@@ -133,11 +139,6 @@ def _load(config: TrainConfig, spec, device) -> tuple[_Data, Any, Any]:
     return data, train_ds, val_ds
 
 
-def _model_input(faces, spec):
-    """(B, 1, S, S) float 0..255 -> the model's input, channels-last: preprocessing.model_input on tensors."""
-    return spec.normalize(faces.expand(-1, spec.channels, -1, -1)).contiguous(memory_format=torch.channels_last)
-
-
 def _loss(config: TrainConfig, logits, y, perm, lam: float, class_w, soft=None):
     ce = F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=config.label_smoothing)
     ce_b = F.cross_entropy(logits.float(), y[perm], reduction="none", label_smoothing=config.label_smoothing)
@@ -168,7 +169,7 @@ def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -
         soft = teachers.probabilities(faces, config.distill_temperature) if teachers else None
         for group in session.optimizer.param_groups:
             group["lr"] = lr_at(config, session.step, steps)
-        loss, logits = step_fn(_model_input(faces, spec), data.train_y[idx], perm, lam, soft)
+        loss, logits = step_fn(model_input(faces, spec), data.train_y[idx], perm, lam, soft)
         session.update_ema()
         session.step += 1
         y = data.train_y[idx]
@@ -185,7 +186,7 @@ def _validate(model, data: _Data, spec, batch_size: int) -> dict[str, float]:
     for start in range(0, len(data.val_x), batch_size):
         x = data.val_x[start : start + batch_size].unsqueeze(1).float()
         y = data.val_y[start : start + batch_size]
-        logits = model(_model_input(x, spec)).float()
+        logits = model(model_input(x, spec)).float()
         losses += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
         top3 += int((logits.topk(3, dim=1).indices == y[:, None]).any(1).sum())
@@ -226,7 +227,7 @@ def _recalibrated(model, data: _Data, spec, config: TrainConfig):
     order = torch.randperm(len(data.train_x), generator=gen, device=data.train_x.device)
     for i in range(min(config.bn_recalibration_batches, max(1, len(order) // config.batch_size))):
         idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-        model(_model_input(data.train_x[idx].unsqueeze(1).float(), spec))
+        model(model_input(data.train_x[idx].unsqueeze(1).float(), spec))
     for norm in norms:
         norm.momentum = 0.1
         norm.eval()
