@@ -1,33 +1,42 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   the shipped int8 model on a photo + the whole train -> int8 -> parity chain on generated faces
-#   make test   the test suite (full install), then the runtime tests in a TensorFlow-free install
+#               (installs the `train` extra only: the demo uses neither torch nor OpenCV)
+#   make test   the test suite (full install: + torch, faces, dev), then the runtime tests in a TensorFlow-free install
+# pip runs without -q so that the minutes of downloading show progress.
 PYTHON ?= python3
 VENV ?= .venv
 BASE_VENV ?= .venv-base
 PY := $(VENV)/bin/python
 BASE_PY := $(BASE_VENV)/bin/python
 
-.PHONY: demo test test-full test-base check-base-deps clean
+.PHONY: demo test test-full test-base check-base-deps app-deps clean
 
+# The full install also serves the demo, so it touches the demo's stamp too.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,torch,faces,dev]'
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[train,torch,faces,dev]'
+	touch $@ $(VENV)/.installed-demo
+
+$(VENV)/.installed-demo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[train]'
 	touch $@
 
 $(BASE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BASE_VENV)
-	$(BASE_PY) -m pip install -q --upgrade pip
-	$(BASE_PY) -m pip install -q -e . pytest
+	$(BASE_PY) -m pip install --upgrade pip
+	$(BASE_PY) -m pip install -e . pytest
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
 	$(VENV)/bin/edgefer predict examples/astronaut.jpg --faces
 	$(VENV)/bin/edgefer bench default --threads 1 --runs 200
 	rm -rf runs/demo
 	$(VENV)/bin/edgefer demo --out runs/demo
 
-test: test-full test-base check-base-deps
+test: app-deps test-full test-base check-base-deps
 
 test-full: $(VENV)/.installed
 	$(PY) -m pytest -q
@@ -41,5 +50,22 @@ check-base-deps: $(BASE_VENV)/.installed
 	$(BASE_PY) -m pip install -q --dry-run --ignore-installed --report $(BASE_VENV)/report.json .
 	$(BASE_PY) -c "import json, sys; names = {i['metadata']['name'].lower() for i in json.load(open('$(BASE_VENV)/report.json'))['install']}; bad = names & {'tensorflow', 'tf-keras', 'keras', 'tensorflow-cpu'}; print('base install resolves to:', ', '.join(sorted(names))); sys.exit(f'TensorFlow in the base install: {bad}' if bad else 0)"
 
+# What the app-runtime tests run against (tests/test_app_runtimes.py, tests/test_web.py):
+# MediaPipe Tasks for Python, @mediapipe/tasks-vision for the page, and Debian's Chromium.
+# mediapipe goes in without its dependencies (the same pin as pyproject's `mediapipe` extra):
+# its opencv-contrib-python would shadow the OpenCV 4 of the faces extra, whose Haar
+# cascades OpenCV 5 dropped; absl-py is the one it needs that the full install lacks.
+app-deps: $(VENV)/.installed-mediapipe web/node_modules/.installed
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "Chromium could not be installed: tests/test_web.py's browser test will skip"
+
+$(VENV)/.installed-mediapipe: $(VENV)/.installed
+	$(PY) -m pip install --no-deps 'mediapipe==1.2.2' 'absl-py~=2.3'
+	touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	(npm ci --prefix web --no-audit --no-fund && touch $@) \
+		|| echo "npm ci failed: tests/test_web.py's browser test will skip"
+
 clean:
-	rm -rf $(VENV) $(BASE_VENV) build *.egg-info
+	rm -rf $(VENV) $(BASE_VENV) build *.egg-info web/node_modules

@@ -171,7 +171,11 @@ def edgefer_proba(spec: str, num_threads: int = 1):
 
 def short_name(spec: str) -> str:
     # Exports are all called model_int8.tflite: their folder tells them apart.
-    return "edgefer default (int8)" if spec == "default" else f"{Path(spec).parent.name}/{Path(spec).name}"
+    from edgefer.runtime.model import SHIPPED_MODELS
+
+    if spec in SHIPPED_MODELS:
+        return f"edgefer {spec} (int8)"
+    return f"{Path(spec).parent.parent.name}/{Path(spec).parent.name}/{Path(spec).name}"
 
 
 # --------------------------------------------------------------------------- timing
@@ -251,7 +255,8 @@ def pct(ns: list, q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("models", nargs="*", help="extra edgefer .tflite files (default is always included)")
+    parser.add_argument("models", nargs="*", help="extra edgefer models: .tflite files or shipped names such as "
+                        "'fast' (default is always included)")
     parser.add_argument("--data", required=True, help="FER2013 CSV (.csv or .csv.gz) with a PublicTest split")
     parser.add_argument("--split", default="PublicTest")
     parser.add_argument("--fer-version", default=FER_VERSION)

@@ -19,6 +19,7 @@ import numpy as np
 from .datapack import SUFFIX, read_pack, write_pack
 from .errors import DataError
 from .labels import LABELS, NUM_CLASSES, label_index
+from .outputs import Input, Output, plan_outputs
 from .preprocessing import FACE_SIZE, to_face
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 PIXELS = FACE_SIZE * FACE_SIZE
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ALL = "all"
+# The split names that may be carved out of the data when it lacks them (train_val).
+CARVED_TRAIN, CARVED_VAL = "train", "val"
 # Kaggle's Usage values and the usual folder names are one vocabulary for --split.
 _SPLIT_ALIASES = {
     "training": "train", "train": "train",
@@ -72,9 +75,10 @@ def split_key(name: str) -> str:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # utf-8-sig: spreadsheet programs start a CSV with a byte-order mark, which is no part of the header.
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _row_error(path: Path, line: int, msg: str, skip_bad: bool, bad: list[int]) -> None:
@@ -239,6 +243,10 @@ def load_splits(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDatas
     raise DataError(f"{path}: expected a FER2013 .csv/.csv.gz file, a .facepack or an image-folder directory")
 
 
+def _holds(splits: dict[str, FaceDataset], name: str) -> bool:
+    return any(key == name or split_key(key) == split_key(name) for key in splits)
+
+
 def pick_split(splits: dict[str, FaceDataset], name: str, source: str = "data") -> FaceDataset:
     """Select a split by its own name or an alias (train/Training, val/PublicTest, test/PrivateTest)."""
     for key, ds in splits.items():
@@ -290,15 +298,23 @@ def train_val(
     seed: int = 0,
     skip_bad: bool = False,
 ) -> tuple[FaceDataset, FaceDataset]:
-    """The training and validation sets; a stratified seeded split when there is no val split."""
+    """The training and validation sets.
+
+    Splits are taken by name. Only the default names carve: ``train`` takes all of data
+    without splits (no Usage column, class folders at the root), and ``val`` (or None,
+    or the training split named again) holds out a stratified seeded `val_fraction` of
+    the training set when the data has no such split. Any other name the data does not
+    hold is an error naming the splits it holds.
+    """
     splits = load_splits(path, skip_bad)
-    train = pick_split(splits, train_split, str(path)) if len(splits) > 1 else next(iter(splits.values()))
-    val = None
-    if val_split is not None:
-        try:
-            val = pick_split(splits, val_split, str(path))
-        except DataError:
-            val = None
+    if train_split == CARVED_TRAIN and set(splits) == {ALL}:
+        train = next(iter(splits.values()))
+    else:
+        train = pick_split(splits, train_split, str(path))
+    if val_split is None or (val_split == CARVED_VAL and not _holds(splits, val_split)):
+        val = None
+    else:
+        val = pick_split(splits, val_split, str(path))
     if val is None or val is train:
         train, val = stratified_split(train, val_fraction, seed)
     train.require_all_classes()
@@ -327,6 +343,7 @@ def pack(config: PackConfig) -> dict:
     """``edgefer data pack``: the chosen splits of a data set as one face pack."""
     if not config.out.endswith(SUFFIX):
         raise DataError(f"{config.out}: a face pack's name ends in {SUFFIX} (that is how --data recognises it)")
+    plan_outputs([Output("--out", config.out)], [Input("SOURCE", config.source)])
     splits = load_splits(config.source, config.skip_bad)
     if config.splits:
         chosen = [pick_split(splits, name, config.source) for name in config.splits]

@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import DataError
 from .fileio import atomic_path
+from .labels import NUM_CLASSES
 from .preprocessing import FACE_SIZE
 
 MAGIC = b"EDGEFER-FACEPACK 1\n"
@@ -102,7 +103,19 @@ def read_pack(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
                 images = np.concatenate(parts) if parts else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
                 labels = np.frombuffer(blob(split["labels"]), np.uint8).astype(np.int64)
                 ids = np.array(blob(split["ids"]).decode().split("\n"), dtype=object)
-                out[name] = (images, labels, ids if len(images) else ids[:0])
+                ids = ids if len(images) else ids[:0]
+                _check_split(name, split, images, labels, ids)
+                out[name] = (images, labels, ids)
     except (ValueError, KeyError, TypeError, IndexError, struct.error, lzma.LZMAError) as exc:
         raise DataError(f"{path}: damaged face pack ({exc})") from None
     return out
+
+
+def _check_split(name: str, split: dict, images: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> None:
+    """A pack's blocks must agree with each other and its labels name the seven classes."""
+    counts = {"header": split["faces"], "faces": len(images), "labels": len(labels), "ids": len(ids)}
+    if len(set(counts.values())) != 1:
+        raise ValueError(f"split {name!r}: its blocks disagree on the number of faces "
+                         f"({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    if len(labels) and labels.max() >= NUM_CLASSES:
+        raise ValueError(f"split {name!r}: label {int(labels.max())} is out of range 0..{NUM_CLASSES - 1}")

@@ -42,7 +42,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
                    seed=config.seed)
     log.info("demo 1/3: training the tiny preset on %s", data)
     run = train(preset("tiny", data=str(data), out=str(out / "run"), epochs=config.epochs, seed=config.seed,
-                       max_train_samples=0))
+                       max_train_samples=0, verbose=0))  # the epoch lines only, no Keras progress bar
     log.info("demo 2/3: quantize-aware int8 export with the parity gate")
     report = export(ExportConfig(model=str(run.run_dir), data=str(data), formats=("int8", "float32")))
     int8_path = Path(report["out"]) / report["formats"]["int8"]["file"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import load_split
-from .fileio import check_output_file
+from .outputs import Input, plan_outputs, report_outputs
 from .predictors import load_predictor
 from .scoring import score, write_report_files
 
@@ -26,7 +26,7 @@ class EvaluateConfig:
     flip_tta: bool = False  # average each face with its mirror image (twice the inference)
 
 def evaluate(config: EvaluateConfig) -> dict[str, Any]:
-    check_output_file(config.json, "--json")
+    plan_outputs(report_outputs(config.json), [Input("--data", config.data), Input("MODEL", config.model, tree=False)])
     predictor = load_predictor(config.model, config.num_threads, config.flip_tta)
     dataset = load_split(config.data, config.split, config.skip_bad)
     log.info("evaluating %s on %s [%s], %d faces", predictor.name, dataset.source, dataset.split, len(dataset))

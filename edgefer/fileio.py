@@ -23,8 +23,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     The temporary file is removed on any exit, interrupts included.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -32,6 +35,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         # mkstemp creates 0600; artifacts get the permissions any new file would.
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        # A full disk or a vanished folder while writing: name the file the user asked
+        # for, not the hidden temporary one (which is gone by the time they look).
+        if exc.filename not in (None, str(tmp_path)):
+            raise
+        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc}); nothing was written") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -80,8 +89,9 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
+    """UTF-8; a file name that is not UTF-8 (a surrogate escape) is written as its original bytes."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -8,12 +8,14 @@ works with any interpreter backend (LiteRT, tflite-runtime) and without TensorFl
 
 from __future__ import annotations
 
+import io
 import json
 import struct
+import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import ModelError
+from .errors import EdgeferError, ModelError
 from .labels import LABELS
 from .preprocessing import PreprocessSpec
 
@@ -150,12 +152,15 @@ def read_model_info(data: bytes, name: str = "model") -> ModelInfo | None:
         return None
     try:
         return ModelInfo.from_dict(json.loads(raw.decode("utf-8")))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, EdgeferError) as exc:  # EdgeferError: a record describing an impossible model
         raise ModelError(f"{name}: embedded edgefer metadata is unreadable ({exc})") from None
 
 
-def embed_metadata_entry(data: bytes, key: str, payload: bytes) -> bytes:
-    """Return a copy of a TFLite model with ``metadata[key]`` set to `payload` (replacing any)."""
+def embed_metadata_entry(data: bytes, key: str, payload: bytes, files: dict[str, bytes] | None = None) -> bytes:
+    """Return a copy of a TFLite model with ``metadata[key]`` set to `payload` (replacing any).
+
+    `files` are zipped after the flatbuffer; by default the ones `data` carries.
+    """
     check_tflite_bytes(data)
     import flatbuffers
 
@@ -165,17 +170,46 @@ def embed_metadata_entry(data: bytes, key: str, payload: bytes) -> bytes:
         from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
-    model.metadata = [m for m in (model.metadata or []) if (m.name or b"").decode() != key]
+    model.metadata = model.metadata or []
     buffer = schema.BufferT()
     buffer.data = list(payload)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = key
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
+    entry = next((m for m in model.metadata if (m.name or b"").decode() == key), None)
+    if entry is None:
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = key
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+    else:  # a replaced entry reuses its buffer, so re-stamping a file does not grow it
+        model.buffers[entry.buffer] = buffer
     builder = flatbuffers.Builder(len(data) + len(payload) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
-    return bytes(builder.Output())
+    # Repacking keeps only the flatbuffer: the zipped associated files go back after it.
+    return append_files(bytes(builder.Output()), packed_files(data) if files is None else files)
+
+
+def packed_files(data: bytes) -> dict[str, bytes]:
+    """The files zipped after the flatbuffer (TFLite Metadata's associated files), name -> bytes."""
+    buffer = io.BytesIO(data)
+    if not zipfile.is_zipfile(buffer):
+        return {}
+    try:
+        with zipfile.ZipFile(buffer) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError):
+        return {}
+
+
+def append_files(data: bytes, files: dict[str, bytes]) -> bytes:
+    """The model with `files` zipped after its flatbuffer, where the TFLite Metadata readers look."""
+    if not files:
+        return data
+    buffer = io.BytesIO()
+    buffer.write(data)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        for name, payload in files.items():
+            archive.writestr(name, payload)
+    return buffer.getvalue()
 
 
 def embed_model_info(data: bytes, info: ModelInfo) -> bytes:

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from .data import FaceDataset, load_split
-from .fileio import check_output_file, write_json, write_text
+from .errors import ConfigError
+from .fileio import write_json, write_text
 from .labels import LABELS
 from .metrics import confusion_matrix, mcc, top_k_accuracy
+from .outputs import Input, Output, plan_outputs, report_outputs
 from .plots import confusion_matrices, reliability_diagram
 from .predictors import load_predictor
 from .scoring import Predictor, score
@@ -32,6 +34,13 @@ class ParityThresholds:
     max_top3_drop: float = 1.0  # percentage points
     max_mcc_drop: float = 0.02
     min_agreement: float = 0.95
+
+    def validate(self) -> None:
+        for name in ("max_top1_drop", "max_top3_drop", "max_mcc_drop"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} is a largest allowed drop: it must be at least 0, got {getattr(self, name)}")
+        if not 0 <= self.min_agreement <= 1:
+            raise ConfigError(f"min_agreement is a fraction: it must lie in 0..1, got {self.min_agreement}")
 
 
 @dataclass
@@ -179,7 +188,14 @@ def write_parity_files(report: dict[str, Any], json_path: str | Path) -> None:
 
 
 def parity(config: ParityConfig) -> dict[str, Any]:
-    check_output_file(config.json, "--json")
+    config.thresholds.validate()
+    if config.bootstrap < 0 or config.batch_size < 1:
+        raise ConfigError(f"--bootstrap must be at least 0 and the batch size at least 1, "
+                          f"got {config.bootstrap} and {config.batch_size}")
+    companions = [Output("--json", f"{Path(config.json).with_suffix('')}.md")] if config.json else []
+    plan_outputs([*report_outputs(config.json), *companions],
+                 [Input("--data", config.data), Input("REFERENCE", config.reference, tree=False),
+                  Input("CANDIDATE", None if config.candidate == "default" else config.candidate, tree=False)])
     reference = load_predictor(config.reference, config.num_threads)
     candidate = load_predictor(config.candidate, config.num_threads)
     if tuple(reference.info.labels) != tuple(candidate.info.labels):

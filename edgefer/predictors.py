@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import ConfigError, ModelError
 from .scoring import FlipAveraged, Predictor
 
 
@@ -22,10 +22,10 @@ def _load_predictor(model: str | Path, num_threads: int | None) -> Predictor:
     from .runtime.predictor import TFLitePredictor
 
     text = str(model)
-    if text == "default":
-        from .runtime.model import default_model_path
+    from .runtime.model import SHIPPED_MODELS, shipped_model_path
 
-        return TFLitePredictor(default_model_path(), num_threads)
+    if text in SHIPPED_MODELS:
+        return TFLitePredictor(shipped_model_path(text), num_threads)
     path = Path(text)
     if path.suffix == ".tflite" and path.is_file():
         return TFLitePredictor(path, num_threads)
@@ -34,6 +34,18 @@ def _load_predictor(model: str | Path, num_threads: int | None) -> Predictor:
     from .training.rundir import load_run
 
     load_run(path)  # a missing or malformed run is one line, before TensorFlow is imported
-    from .training.keras_predictor import KerasPredictor
-
+    try:
+        from .training.keras_predictor import KerasPredictor
+    except (ConfigError, ImportError):
+        if not has_train_extra():
+            raise ConfigError(f"{path}: scoring a run directory or a .keras/.safetensors model needs the train "
+                              "extra (TensorFlow): pip install 'edgefer[train]'; .tflite models and 'default' "
+                              "need only the base install") from None
+        raise
     return KerasPredictor(path)
+
+
+def has_train_extra() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "tf_keras"))

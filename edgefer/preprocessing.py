@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -26,6 +27,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import ConfigError, DataError
 
 FACE_SIZE = 48
+# ITU-R 601-2 luma, the weights Pillow's convert("L") applies in to_gray; exported models
+# apply the same weights in the graph, so a colour crop and its grey version agree.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 # What a model file may declare. The sizes edgefer trains at are narrower, per model
 # family (edgefer.families): from the face size up to about the family's design size.
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 600
@@ -69,15 +73,49 @@ class PreprocessSpec:
         return cls(**data)
 
 
+# Decoding a huge image takes all memory; larger ones are refused before decoding.
+# The default is the size Pillow itself warns about (Pillow refuses twice that anyway).
+MAX_IMAGE_PIXELS_ENV, DEFAULT_MAX_IMAGE_PIXELS = "EDGEFER_MAX_IMAGE_PIXELS", 89_478_485
+
+
+def max_image_pixels() -> int:
+    text = os.environ.get(MAX_IMAGE_PIXELS_ENV, "")
+    try:
+        return int(text) if text else DEFAULT_MAX_IMAGE_PIXELS
+    except ValueError:
+        raise ConfigError(f"{MAX_IMAGE_PIXELS_ENV} must be a whole number of pixels, got {text!r}") from None
+
+
+def _check_pixels(path: Path, size: tuple[int, int]) -> None:
+    if size[0] * size[1] > max_image_pixels():
+        raise _too_large(path, f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels")
+
+
+def _too_large(path: Path, size: str) -> DataError:
+    return DataError(f"{path}: image too large ({size}; the limit is {max_image_pixels():,} pixels, "
+                     f"set by {MAX_IMAGE_PIXELS_ENV})")
+
+
 def load_image(path: str | os.PathLike) -> Image.Image:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such image file")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below decides
+            img = Image.open(path)
+    except Image.DecompressionBombError:
+        raise _too_large(path, "over twice Pillow's own limit") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    try:
+        with img:
+            _check_pixels(path, img.size)
             img.load()
             # Phones store portraits sideways with an EXIF rotation flag; faces must be upright.
             return ImageOps.exif_transpose(img)
+    except Image.DecompressionBombError:
+        raise _too_large(path, "over twice Pillow's own limit") from None
     # Pillow reports some malformed headers (a PNG's broken chunk) as SyntaxError.
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
@@ -141,7 +179,11 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 
 def _decode(image: FaceInput) -> Image.Image:
     if isinstance(image, (str, os.PathLike)):
-        return _to_8bit(load_image(image))
+        loaded = load_image(image)
+        try:
+            return _to_8bit(loaded)
+        except DataError as exc:  # e.g. a float TIFF holding NaN: say which file
+            raise DataError(f"{image}: {exc}") from None
     if isinstance(image, np.ndarray):
         return _to_8bit(_array_to_image(image))
     if isinstance(image, Image.Image):

@@ -104,8 +104,8 @@ def test_qat_int8_export_is_full_integer(qat_export):
     entry = report["formats"]["int8"]
     assert (out / entry["file"]).is_file() and entry["bytes"] == (out / entry["file"]).stat().st_size
     assert entry["audit"]["full_integer"] and entry["audit"]["float_ops"] == []
-    assert entry["audit"]["input_dtypes"] == ["INT8"] and entry["audit"]["output_dtypes"] == ["INT8"]
-    assert _io_dtypes(out / entry["file"]) == (np.int8, np.int8)
+    assert entry["audit"]["input_dtypes"] == ["UINT8"] and entry["audit"]["output_dtypes"] == ["UINT8"]
+    assert _io_dtypes(out / entry["file"]) == (np.uint8, np.uint8)
     assert set(report["int8"]["candidates"]) == {"ptq", "qat"}
     assert report["int8"]["chosen"] in ("ptq", "qat") and report["int8"]["reason"]
     assert report["int8"]["qat_history"][-1]["steps"] == 4
@@ -136,14 +136,16 @@ def test_metadata_round_trip_and_temperature(qat_export):
     out, report = qat_export
     entry = report["formats"]["int8"]
     info = read_model_info((out / entry["file"]).read_bytes())
-    assert info.output == "logits" and info.temperature == pytest.approx(entry["temperature"])
+    # The fitted temperature is applied in the graph's softmax: the file gives probabilities.
+    assert info.output == "probabilities" and info.temperature == 1.0
+    assert info.source["app_graph"]["temperature"] == pytest.approx(entry["temperature"])
     assert info.preprocess.input_size == SIZE and len(info.labels) == 7
-    assert info.source["quantization"] == f"int8-{report['int8']['chosen']}" and info.source["io"] == "int8"
+    assert info.source["quantization"] == f"int8-{report['int8']['chosen']}" and info.source["io"] == "uint8"
     # The runtime reads the same record from the file it serves.
     from edgefer.predictors import load_predictor
 
     runtime = load_predictor(out / entry["file"])
-    assert runtime.info.temperature == pytest.approx(entry["temperature"]) and runtime.info.output == "logits"
+    assert runtime.info.output == "probabilities" and runtime.info.source == info.source
     calibration = entry["temperature_fit"]
     assert calibration["nll_after"] <= calibration["nll_before"] + 1e-9
     assert {"ece_before", "ece_after"} <= set(calibration)
@@ -232,17 +234,17 @@ def test_distillation_keeps_qat_on_the_float_model(run_dir, synthetic_csv):
     assert agreement[1.0] >= 0.9 > agreement[0.0], agreement
 
 
-def test_ptq_uint8_through_the_cli(run_dir, synthetic_csv, tmp_path, capsys):
+def test_ptq_int8_io_through_the_cli(run_dir, synthetic_csv, tmp_path, capsys):
     from edgefer.cli import main
 
     out = tmp_path / "out"
-    code = main(["export", str(run_dir), "--int8", "--no-qat", "--io", "uint8", "--data", str(synthetic_csv),
+    code = main(["export", str(run_dir), "--int8", "--no-qat", "--io", "int8", "--data", str(synthetic_csv),
                  "--out", str(out), "--calibration-size", "50", "--no-parity-gate"])
     assert code == 0
     report = json.loads((out / "export_report.json").read_text())
     assert set(report["int8"]["candidates"]) == {"ptq"} and report["int8"]["chosen"] == "ptq"
     assert report["formats"]["int8"]["audit"]["full_integer"]
-    assert _io_dtypes(out / "model_int8.tflite") == (np.uint8, np.uint8)
+    assert _io_dtypes(out / "model_int8.tflite") == (np.int8, np.int8)
     assert not (out / "qat_weights.h5").exists()
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("int8") and "model_int8.tflite" in lines[-1] and "MB" in lines[-1]

@@ -119,7 +119,8 @@ def test_real_process_error_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "edgefer", "predict", str(good), str(bad), "--model", str(INT8)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"edgefer: error: {bad}: not a readable image (UnidentifiedImageError)"]
+    assert result.stderr.splitlines() == [f"edgefer: error: {bad}: not a readable image (UnidentifiedImageError) "
+                                          "(--skip-bad reports it and goes on with the other images)"]
 
 
 def test_evaluate_with_flip_tta_scores_the_mirrored_average(capfd, tmp_path, synthetic_csv):

@@ -96,4 +96,5 @@ def test_bad_input_is_one_line_and_exit_2(clip, tmp_path, capfd, argv, message):
 def test_missing_opencv_is_one_line(clip, capfd, monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)
     code, out, err = run_cli(capfd, "video", clip, "--model", INT8)
-    assert code == 2 and err.strip() == "edgefer: error: face detection and video need OpenCV: pip install 'edgefer[faces]'"
+    assert code == 2 and err.strip() == ("edgefer: error: video needs OpenCV: pip install 'edgefer[faces]' "
+                                         "(photos with the default BlazeFace detector do not)")

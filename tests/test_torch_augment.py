@@ -58,7 +58,7 @@ def test_mix_returns_a_partner_order_and_weight():
 
 def test_schedule_matches_the_keras_engine():
     from edgefer.training.config import TrainConfig
-    from edgefer.training.torch_engine.trainer import lr_at
+    from edgefer.training.recipe import scheduled_lr as lr_at
 
     config = TrainConfig(epochs=4, warmup_epochs=1, lr=1e-3, warmup_lr=5e-4)
     steps = 10

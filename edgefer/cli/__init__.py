@@ -3,10 +3,14 @@ calls the library function that takes it; nothing else happens here."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
 import traceback
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer's own copy of click
 
 from ..errors import EdgeferError
 from . import (  # noqa: F401  (register commands)
@@ -18,6 +22,7 @@ from . import (  # noqa: F401  (register commands)
     runtime_cmd,
     train_cmd,
     weights_cmd,
+    web_cmd,
 )
 from .app import INTERNAL_ERROR_EXIT, app
 
@@ -29,23 +34,63 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; usage errors exit 2 (click's convention), input errors exit 2 with one line."""
+    """Run the CLI; every way it can end maps to one exit code in :func:`exit_code`."""
     _setup_logging()
-    # A kill (SIGTERM) unwinds like Ctrl-C, so temporary files are removed on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(args=argv, prog_name="edgefer")
-    except EdgeferError as exc:
-        print(f"edgefer: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeyboardInterrupt:
-        print("edgefer: interrupted", file=sys.stderr)
-        return 130
-    except Exception:  # a bug, not bad input: show where, with an exit code of its own
-        traceback.print_exc()
-        print(f"edgefer: internal error (exit {INTERNAL_ERROR_EXIT}); please report it with the traceback above",
-              file=sys.stderr)
-        return INTERNAL_ERROR_EXIT
+        # The click command itself, not typer's runner, which would turn Ctrl-C into a
+        # silent exit 130 and a truncated file's EOFError into "Aborted." and exit 1.
+        command = typer.main.get_command(app)
+        with command.make_context("edgefer", sys.argv[1:] if argv is None else list(argv)) as ctx:
+            command.invoke(ctx)
+    except BaseException as exc:  # noqa: B036 (interrupts and exits are mapped too)
+        return exit_code(exc)
     return 0
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    """A kill (SIGTERM) unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    sys.exit(128 + signum)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The one place a failure becomes an exit code: bad input or environment 2, interrupted 130,
+    a bug 70 (with its traceback); parity's FAIL (1) and --help (0) arrive as click's Exit."""
+    if isinstance(exc, typer.Exit):
+        return exc.exit_code
+    if isinstance(exc, SystemExit) and exc.code == 128 + signal.SIGTERM:
+        return _error("terminated", exc.code, prefix="edgefer: ")
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
+        return _error("interrupted", 130, prefix="edgefer: ")
+    if isinstance(exc, NoArgsIsHelpError):
+        exc.show()
+        return exc.exit_code
+    if isinstance(exc, UsageError):
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        return _error(exc.format_message() + hint, exc.exit_code)
+    if isinstance(exc, ClickException):
+        return _error(exc.format_message(), exc.exit_code)
+    if isinstance(exc, EdgeferError):
+        return _error(str(exc), exc.exit_code)
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # the reader went away (| head): not ours to report
+        return 128 + signal.SIGPIPE
+    if isinstance(exc, OSError):  # a full disk, a read-only folder, a vanished file: the machine, not edgefer
+        name = exc.filename if exc.filename is not None else ""
+        return _error(f"{name}: {exc.strerror}" if name and exc.strerror else str(exc) or exc.__class__.__name__, 2)
+    if isinstance(exc, EOFError):
+        return _error(f"a file ended too early; it is truncated or damaged ({exc})", 2)
+    if isinstance(exc, MemoryError):
+        return _error("out of memory; use smaller inputs or batches", 2)
+    if not isinstance(exc, Exception):
+        raise exc
+    traceback.print_exception(exc)
+    print(f"edgefer: internal error (exit {INTERNAL_ERROR_EXIT}); please report it with the traceback above",
+          file=sys.stderr)
+    return INTERNAL_ERROR_EXIT
+
+
+def _error(message: str, code: int, prefix: str = "edgefer: error: ") -> int:
+    print(prefix + " ".join(message.split("\n")).strip(), file=sys.stderr)
+    return code

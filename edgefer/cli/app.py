@@ -7,7 +7,10 @@ import os
 
 import typer
 
-app = typer.Typer(
+from .. import __version__
+from .helpstyle import StyledTyper
+
+app = StyledTyper(
     name="edgefer",
     help="Facial-emotion recognition with EfficientNet, from training to int8 on the edge.",
     no_args_is_help=True,
@@ -19,9 +22,18 @@ app = typer.Typer(
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgefer {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
-    verbose: bool = typer.Option(False, "--verbose", help="Also show TensorFlow's start-up logs and debug messages."),
+    verbose: bool = typer.Option(False, "--verbose", help="Also show TensorFlow's start-up logs, the converter's "
+                                 "and FFmpeg's native log lines, and debug messages."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Show edgefer's version and exit."),
 ) -> None:
     """Facial-emotion recognition with EfficientNet, from training to int8 on the edge."""
     if verbose:

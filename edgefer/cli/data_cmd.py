@@ -15,7 +15,7 @@ def pack_command(
     source: str = typer.Argument(..., help="FER2013 CSV (.csv/.csv.gz) or image-folder root."),
     out: str = typer.Option(..., "--out", help="The .facepack file to write."),
     splits: Optional[str] = typer.Option(None, "--splits", help="Comma list of splits to keep (all if omitted)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable rows/images."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images."),
 ) -> None:
     """Pack faces losslessly (about 2/3 of the raw pixels); --data reads the file, in about a second."""
     from ..data import PackConfig, pack

@@ -6,12 +6,15 @@ from ..demo import DemoConfig, run_demo
 from .app import app
 
 
+_D = DemoConfig()
+
+
 @app.command("demo")
 def demo_command(
-    out: str = typer.Option("runs/demo", help="Directory for the generated faces, the run and the export."),
-    faces_per_class: int = typer.Option(60, help="Generated training faces per class."),
-    epochs: int = typer.Option(4, help="Training epochs of the tiny preset."),
-    seed: int = typer.Option(0, help="Seed of the generated faces and of training."),
+    out: str = typer.Option(_D.out, help="Directory for the generated faces, the run and the export."),
+    faces_per_class: int = typer.Option(_D.faces_per_class, help="Generated training faces per class."),
+    epochs: int = typer.Option(_D.epochs, help="Training epochs of the tiny preset."),
+    seed: int = typer.Option(_D.seed, help="Seed of the generated faces and of training."),
 ) -> None:
     """The whole chain on generated faces: train -> QAT int8 export -> parity -> runtime."""
     result = run_demo(DemoConfig(out=out, faces_per_class=faces_per_class, epochs=epochs, seed=seed))

@@ -8,7 +8,7 @@ import typer
 from ..export.config import ExportConfig
 from ..parity import ParityThresholds
 from .app import app
-from .options import default_of, given, read_config_file
+from .options import DATA_HELP, default_of, given, read_config_file
 
 
 def _e(name: str) -> str:
@@ -23,8 +23,8 @@ def _t(name: str) -> str:
 def export_command(
     model: str = typer.Argument(..., help="Run directory, or a .keras/.safetensors file with model_info.json beside it."),
     int8: bool = typer.Option(False, "--int8", help="Add the full-integer int8 model to --formats."),
-    data: Optional[str] = typer.Option(None, "--data", help="FER2013 CSV, .facepack or image-folder root.", show_default="the run's training data"),
-    out: Optional[str] = typer.Option(None, "--out", help="Output directory.", show_default="RUN_DIR/export"),
+    data: Optional[str] = typer.Option(None, "--data", help=DATA_HELP, show_default="the run's training data"),
+    out: Optional[str] = typer.Option(None, "--out", help="Output directory.", show_default="MODEL/export"),
     formats: Optional[str] = typer.Option(None, "--formats", help="Comma list of int8, float32, float16, dynamic.", show_default=_e("formats")),
     io: Optional[str] = typer.Option(None, "--io", help="int8 model input/output type: int8, uint8 or float32.", show_default=_e("io")),
     qat: Optional[bool] = typer.Option(None, "--qat/--no-qat", help="Also fine-tune quantize-aware and keep the better of PTQ and QAT.", show_default=_e("qat")),
@@ -45,13 +45,14 @@ def export_command(
     max_top3_drop: Optional[float] = typer.Option(None, help="Parity: largest allowed top-3 drop, percentage points.", show_default=_t("max_top3_drop")),
     max_mcc_drop: Optional[float] = typer.Option(None, help="Parity: largest allowed MCC drop.", show_default=_t("max_mcc_drop")),
     min_agreement: Optional[float] = typer.Option(None, help="Parity: smallest allowed top-1 agreement with float.", show_default=_t("min_agreement")),
-    skip_bad: Optional[bool] = typer.Option(None, "--skip-bad", help="Skip unreadable rows/images."),
+    skip_bad: Optional[bool] = typer.Option(None, "--skip-bad", help="Skip and count unreadable rows/images."),
     config_file: Optional[str] = typer.Option(None, "--config", help="Export recipe (JSON or YAML) of ExportConfig fields; flags override it."),
 ) -> None:
     """Export a trained model to TFLite: int8 (PTQ vs QAT, the better kept), float32, float16, dynamic."""
     from ..export import export
 
-    recipe = read_config_file(config_file) if config_file else {}
+    # Checked by type as a whole before the flags are laid over it.
+    recipe = ExportConfig.from_dict(read_config_file(config_file)).to_dict() if config_file else {}
     flags = given(
         model=model, data=data, out=out, io=io, qat=qat, qat_epochs=qat_epochs, qat_steps=qat_steps, qat_lr=qat_lr,
         qat_bn_freeze_fraction=qat_bn_freeze_fraction, qat_range_freeze_fraction=qat_range_freeze_fraction,

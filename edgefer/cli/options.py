@@ -10,11 +10,16 @@ from typing import Any
 import typer
 
 from ..errors import ConfigError
+from .helpstyle import StyledTyper
+
+
+DATA_HELP = "FER2013 CSV (.csv/.csv.gz), .facepack or image-folder root."
+THREADS_HELP = "Interpreter threads (the backend's own choice if omitted)."
 
 
 def command_group(parent: typer.Typer, name: str, help: str) -> typer.Typer:
     """A sub-command group such as ``edgefer data ...``."""
-    group = typer.Typer(help=help, no_args_is_help=True)
+    group = StyledTyper(help=help, no_args_is_help=True)
     parent.add_typer(group, name=name)
     return group
 
@@ -25,9 +30,15 @@ def given(**values: Any) -> dict[str, Any]:
 
 
 def default_of(cls: type, name: str) -> str:
-    """A dataclass field's default, for --help."""
+    """A dataclass field's default, for --help (a tuple as the comma list the option takes)."""
     field = {f.name: f for f in dataclasses.fields(cls)}[name]
-    value = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    return shown(field.default if field.default is not dataclasses.MISSING else field.default_factory())
+
+
+def shown(value: Any) -> str:
+    """A config value as --help shows it."""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
     return "none" if value in ("", None) else str(value)
 
 
@@ -36,17 +47,23 @@ def read_config_file(path: str) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{file}: no such config file")
-    text = file.read_text()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not a text file; a config file is JSON or YAML") from None
     try:
         if file.suffix in (".yaml", ".yml"):
             try:
                 import yaml
             except ImportError:
                 raise ConfigError(f"{file}: YAML configs need PyYAML (pip install pyyaml), or use JSON") from None
-            data = yaml.safe_load(text)
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:  # its message spans lines; the first names the problem
+                raise ValueError(" ".join(str(exc).split())) from None
         else:
             data = json.loads(text)
-    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError's message both name the line
+    except ValueError as exc:  # json.JSONDecodeError's message names the line
         raise ConfigError(f"{file}: not a valid config file ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: a config file holds one mapping of option names to values")

@@ -6,6 +6,7 @@ import typer
 
 from ..parity import ParityConfig, ParityThresholds, parity, summary_table
 from .app import app
+from .options import DATA_HELP, THREADS_HELP
 
 _T, _P = ParityThresholds(), ParityConfig()
 
@@ -13,18 +14,18 @@ _T, _P = ParityThresholds(), ParityConfig()
 @app.command("parity")
 def parity_command(
     reference: str = typer.Argument(..., help="Reference model: run directory, .keras or .tflite."),
-    candidate: str = typer.Argument(..., help="Candidate model (.tflite, 'default', or any model)."),
-    data: str = typer.Option(..., "--data", help="FER2013 CSV or image-folder root."),
-    split: Optional[str] = typer.Option(None, help="Split to compare on; the test/val split if omitted."),
-    json_path: Optional[str] = typer.Option(None, "--json", help="Write JSON here, plus .md and PNGs beside it."),
+    candidate: str = typer.Argument(..., help="Candidate model (.tflite, 'default', 'fast', or any model)."),
+    data: str = typer.Option(..., "--data", help=DATA_HELP),
+    split: Optional[str] = typer.Option(_P.split, help="Split to compare on; the test/val split if omitted."),
+    json_path: Optional[str] = typer.Option(_P.json, "--json", help="Write JSON here, plus .md and PNGs beside it."),
     max_top1_drop: float = typer.Option(_T.max_top1_drop, help="Largest allowed top-1 drop, percentage points."),
     max_top3_drop: float = typer.Option(_T.max_top3_drop, help="Largest allowed top-3 drop, percentage points."),
     max_mcc_drop: float = typer.Option(_T.max_mcc_drop, help="Largest allowed MCC drop."),
     min_agreement: float = typer.Option(_T.min_agreement, help="Smallest allowed top-1 agreement (fraction)."),
     bootstrap: int = typer.Option(_P.bootstrap, help="Paired-bootstrap resamples for the 95% intervals (0: none)."),
     seed: int = typer.Option(_P.seed, help="Bootstrap seed."),
-    threads: Optional[int] = typer.Option(None, help="Interpreter threads for TFLite models."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count unreadable rows/images."),
+    threads: Optional[int] = typer.Option(_P.num_threads, help=THREADS_HELP),
+    skip_bad: bool = typer.Option(_P.skip_bad, "--skip-bad", help="Skip and count unreadable rows/images."),
 ) -> None:
     """Check that CANDIDATE stays near REFERENCE: exit 0 pass, 1 fail, 2 bad input."""
     thresholds = ParityThresholds(max_top1_drop, max_top3_drop, max_mcc_drop, min_agreement)

@@ -17,8 +17,9 @@ from ..runtime.predict import (
     predict_images,
 )
 from .app import app
+from .options import THREADS_HELP
 
-MODEL_HELP = "An edgefer .tflite file, or 'default' (the shipped model)."
+MODEL_HELP = "An edgefer .tflite file, or a shipped model: 'default' (most accurate) or 'fast'."
 
 
 def _thread_counts(text: str, option: str) -> list[int]:
@@ -54,7 +55,7 @@ def predict_command(
     csv_out: Optional[str] = typer.Option(_P.csv, "--csv", help="Write one row per face as CSV to this file ('-': stdout)."),
     annotate: Optional[str] = typer.Option(_P.annotate, "--annotate",
                                            help="Write each image with its boxes and labels drawn into this folder."),
-    threads: Optional[int] = typer.Option(_P.num_threads, "--threads", help="Interpreter threads."),
+    threads: Optional[int] = typer.Option(_P.num_threads, "--threads", help=THREADS_HELP),
     backend: Optional[str] = typer.Option(_P.backend, "--backend", help="litert, tflite-runtime or tensorflow (first installed if omitted)."),
     flip_tta: bool = typer.Option(_P.flip_tta, "--flip-tta", help="Average each face with its mirror image (2x inference)."),
 ) -> None:
@@ -83,7 +84,7 @@ def _counts_text(counts: list[int]) -> str:
 def bench_command(
     models: List[str] = typer.Argument(..., help=f"Models to time. {MODEL_HELP}"),
     threads: str = typer.Option(_counts_text(_B.threads), "--threads",
-                                help="Comma-separated interpreter thread counts, e.g. 1,2."),
+                                help="Interpreter threads; a comma list such as 1,2 times each count."),
     callers: str = typer.Option(_counts_text(_B.callers), "--callers", help="Comma-separated counts of concurrent "
                                 "callers sharing one classifier (a pool of as many interpreters), e.g. 1,2."),
     runs: int = typer.Option(_B.runs, "--runs", help="Timed faces per caller, model and thread count (200 or more for a stable p99)."),
@@ -115,7 +116,7 @@ def video_command(
     csv_out: Optional[str] = typer.Option(_V.csv, "--csv", help="Write one row per face and frame as CSV ('-': stdout)."),
     annotate: Optional[str] = typer.Option(_V.annotate, "--annotate", help="Write the analysed frames with boxes and "
                                            "labels to this .mp4 or .avi file."),
-    threads: Optional[int] = typer.Option(_V.num_threads, "--threads", help="Interpreter threads."),
+    threads: Optional[int] = typer.Option(_V.num_threads, "--threads", help=THREADS_HELP),
     backend: Optional[str] = typer.Option(_V.backend, "--backend", help="litert, tflite-runtime or tensorflow (first installed if omitted)."),
 ) -> None:
     """Faces and emotions frame by frame in a video file or camera (needs the 'faces' extra)."""
@@ -127,5 +128,9 @@ def video_command(
     elif csv_out == STDOUT:
         typer.echo(csv_text(video.CSV_HEADER, video.csv_rows(result["timeline"])), nl=False)
     else:
-        typer.echo(f"{source}: {result['frames']} frames analysed (every {result['every']}), {result['faces']} faces, "
-                   f"{result['analysed_fps']} frames/s")
+        typer.echo(f"{source}: {_count(result['frames'], 'frame')} analysed (every {result['every']}), "
+                   f"{_count(result['faces'], 'face')}, {result['analysed_fps']} frames/s")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

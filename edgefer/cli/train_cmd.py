@@ -6,49 +6,58 @@ import typer
 
 from ..errors import ConfigError
 from ..training.config import AugmentConfig, TrainConfig
+from ..training.config import preset as preset_config
 from .app import app
-from .options import default_of, given, key_values, read_config_file
+from .options import DATA_HELP, given, key_values, read_config_file, shown
 
-PRESET_NOTE = "(default: from the preset or --config)"
+_PRESET = "cpu"
+
+
+def _d(name: str) -> str:
+    """The value an option left out takes with the default preset (--preset and --config change it)."""
+    return shown(getattr(preset_config(_PRESET), name))
 
 
 @app.command()
 def train(
-    data: Optional[str] = typer.Option(None, "--data", help="FER2013 CSV (.csv/.csv.gz) or image-folder root (not with --resume)."),
-    out: Optional[str] = typer.Option(None, "--out", help="Run directory to create.", show_default=default_of(TrainConfig, "out")),
-    preset: str = typer.Option("cpu", "--preset", help="Recipe: cpu, gpu or tiny (ignored with --config)."),
-    config_file: Optional[str] = typer.Option(None, "--config", help="Recipe file (JSON or YAML); a run's config.json is one."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Continue the run in this directory."),
-    engine: Optional[str] = typer.Option(None, help="keras or torch (the torch extra)", show_default=default_of(TrainConfig, "engine")),
-    family: Optional[str] = typer.Option(None, help=f"b0..b7, v2-b0..v2-b3, lite0..lite4 {PRESET_NOTE}"),
-    weights: Optional[str] = typer.Option(None, help=f"none, imagenet, lite0-imagenet, a weights file or a run directory {PRESET_NOTE}"),
-    input_size: Optional[int] = typer.Option(None, help=f"Model input side in px {PRESET_NOTE}"),
-    epochs: Optional[int] = typer.Option(None, help=f"Total epochs, warm-up included {PRESET_NOTE}"),
-    warmup_epochs: Optional[int] = typer.Option(None, help=f"Epochs with the backbone frozen {PRESET_NOTE}"),
-    batch_size: Optional[int] = typer.Option(None, help=f"Global batch size {PRESET_NOTE}"),
-    lr: Optional[float] = typer.Option(None, help=f"Peak learning rate of the fine-tune {PRESET_NOTE}"),
-    schedule: Optional[str] = typer.Option(None, help=f"cosine or plateau {PRESET_NOTE}"),
-    class_weights: Optional[str] = typer.Option(None, help=f"balanced, sqrt or none {PRESET_NOTE}"),
-    dropout: Optional[float] = typer.Option(None, help=f"Dropout before the head {PRESET_NOTE}"),
-    label_smoothing: Optional[float] = typer.Option(None, help=f"Label smoothing {PRESET_NOTE}"),
+    data: Optional[str] = typer.Option(None, "--data", help=DATA_HELP[:-1] + " (not with --resume)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Run directory to create.", show_default=_d("out")),
+    preset: str = typer.Option(_PRESET, "--preset", help="Recipe: cpu, gpu or tiny; sets the defaults below (ignored with --config)."),
+    config_file: Optional[str] = typer.Option(None, "--config", help="Recipe file (JSON or YAML) instead of a preset; a run's config.json is one."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run in this directory."),
+    engine: Optional[str] = typer.Option(None, help="keras (the train extra) or torch (the torch extra).", show_default=_d("engine")),
+    family: Optional[str] = typer.Option(None, help="b0..b7, v2-b0..v2-b3, lite0..lite4.", show_default=_d("family")),
+    weights: Optional[str] = typer.Option(None, help="none, imagenet, lite0-imagenet, a weights file or a run directory.", show_default=_d("weights")),
+    input_size: Optional[int] = typer.Option(None, help="Model input side in px.", show_default=_d("input_size")),
+    epochs: Optional[int] = typer.Option(None, help="Total epochs, head-only warm-up included.", show_default=_d("epochs")),
+    warmup_epochs: Optional[int] = typer.Option(None, help="Head-only epochs first (backbone frozen); fewer than --epochs leaves time to fine-tune.", show_default=_d("warmup_epochs")),
+    batch_size: Optional[int] = typer.Option(None, help="Global batch size.", show_default=_d("batch_size")),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate of the fine-tune (the head-only epochs use the recipe's warmup_lr).", show_default=_d("lr")),
+    schedule: Optional[str] = typer.Option(None, help="cosine or plateau.", show_default=_d("schedule")),
+    class_weights: Optional[str] = typer.Option(None, help="balanced, sqrt or none.", show_default=_d("class_weights")),
+    dropout: Optional[float] = typer.Option(None, help="Dropout before the head.", show_default=_d("dropout")),
+    label_smoothing: Optional[float] = typer.Option(None, help="Label smoothing.", show_default=_d("label_smoothing")),
     early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", "--patience",
-                                                          help=f"Epochs without val top-1 gain before stopping, 0 = off {PRESET_NOTE}"),
-    ema_decay: Optional[float] = typer.Option(None, help=f"Per-step weight EMA of the fine-tune, 0 = off {PRESET_NOTE}"),
-    augment: Optional[str] = typer.Option(None, help="Augmentation overrides, e.g. 'rotation_deg=12,erasing=0.25,jpeg=0.3' (fields of AugmentConfig)."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="Comma list of torch run directories to distil from (torch engine)."),
-    distill_weight: Optional[float] = typer.Option(None, help="Weight of the teachers' soft targets vs the labels", show_default=default_of(TrainConfig, "distill_weight")),
-    distill_temperature: Optional[float] = typer.Option(None, help="Distillation temperature", show_default=default_of(TrainConfig, "distill_temperature")),
-    device: Optional[str] = typer.Option(None, help="Torch engine: auto, cpu or cuda", show_default=default_of(TrainConfig, "device")),
-    compile_step: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="Torch engine: torch.compile the step", show_default=default_of(TrainConfig, "compile")),
-    max_train_samples: Optional[int] = typer.Option(None, help="Train on a stratified subset of this size."),
-    train_split: Optional[str] = typer.Option(None, help="Training split (train/Training).", show_default=default_of(TrainConfig, "train_split")),
-    val_split: Optional[str] = typer.Option(None, help="Validation split (val/PublicTest); split off the training set if absent.", show_default=default_of(TrainConfig, "val_split")),
-    distribute: Optional[str] = typer.Option(None, help="none; Keras: mirrored or multi-worker (TF_CONFIG); torch: ddp (under torchrun).", show_default=default_of(TrainConfig, "distribute")),
-    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision", help=PRESET_NOTE),
-    seed: Optional[int] = typer.Option(None, help="Random seed (data order, augmentation, initialisation).", show_default=default_of(TrainConfig, "seed")),
+                                                          help="Epochs without val top-1 gain before stopping, 0 = off.", show_default=_d("early_stopping_patience")),
+    ema_decay: Optional[float] = typer.Option(None, help="Per-step weight EMA of the fine-tune, 0 = off.", show_default=_d("ema_decay")),
+    augment: Optional[str] = typer.Option(None, help="Augmentation overrides, e.g. rotation_deg=12,erasing=0.25,jpeg=0.3 (fields of AugmentConfig)."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Comma list of torch run directories to distil from (torch engine).", show_default=_d("teachers")),
+    distill_weight: Optional[float] = typer.Option(None, help="Weight of the teachers' soft targets vs the labels.", show_default=_d("distill_weight")),
+    distill_temperature: Optional[float] = typer.Option(None, help="Distillation temperature.", show_default=_d("distill_temperature")),
+    device: Optional[str] = typer.Option(None, help="Torch engine: auto, cpu or cuda.", show_default=_d("device")),
+    compile_step: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="Torch engine: torch.compile the training step.", show_default=_d("compile")),
+    max_train_samples: Optional[int] = typer.Option(None, help="Train on a stratified subset of this size, 0 = all.", show_default=_d("max_train_samples")),
+    train_split: Optional[str] = typer.Option(None, help="Training split (train/Training).", show_default=_d("train_split")),
+    val_split: Optional[str] = typer.Option(None, help="Validation split (val/PublicTest); split off the training set if absent.", show_default=_d("val_split")),
+    distribute: Optional[str] = typer.Option(None, help="none; Keras: mirrored or multi-worker (TF_CONFIG); torch: ddp (under torchrun).", show_default=_d("distribute")),
+    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision", help="16-bit compute on GPUs (Keras mixed_float16, torch bf16 autocast).", show_default=_d("mixed_precision")),
+    seed: Optional[int] = typer.Option(None, help="Random seed (data order, augmentation, initialisation).", show_default=_d("seed")),
     skip_bad: Optional[bool] = typer.Option(None, "--skip-bad", help="Skip and count unreadable rows/images instead of failing."),
 ) -> None:
-    """Train the float EfficientNet classifier; writes a resumable run directory."""
+    """Train the float EfficientNet classifier; writes a resumable run directory.
+
+    Defaults shown are the cpu preset's; --preset or --config change them.
+    """
     from .. import training
 
     if resume:

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..configtypes import typed_values
 from ..errors import ConfigError
 from ..parity import ParityThresholds
 from .formats import FORMATS, INT8_IO_TYPES
@@ -17,7 +18,7 @@ class ExportConfig:
     data: str = ""  # calibration/QAT/validation faces; the run's training data if empty
     out: str = ""  # RUN_DIR/export (or MODEL_DIR/export) if empty
     formats: tuple[str, ...] = ("int8",)
-    io: str = "int8"  # int8 model input/output type: int8, uint8 or float32
+    io: str = "uint8"  # int8 model input/output type: uint8 (what MediaPipe Tasks feed), int8 or float32
     qat: bool = True  # also fine-tune quantize-aware and keep the better of PTQ and QAT
     qat_epochs: int = 1
     qat_steps: int = 0  # 0: qat_epochs full passes over the training faces
@@ -67,12 +68,10 @@ class ExportConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExportConfig":
         """A recipe (e.g. a report's ``config``); unknown names are refused, thresholds may be partial."""
-        data = dict(data)
+        data = typed_values(cls, data)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         unknown |= {f"thresholds.{k}" for k in set(data.get("thresholds", {})) - set(ParityThresholds.__dataclass_fields__)}
         if unknown:
             raise ConfigError(f"unknown export option(s): {', '.join(sorted(unknown))}")
-        data["thresholds"] = ParityThresholds(**data.get("thresholds", {}))
-        if "formats" in data:
-            data["formats"] = tuple(data["formats"])
+        data["thresholds"] = ParityThresholds(**typed_values(ParityThresholds, data.get("thresholds", {}), "thresholds."))
         return cls(**data)

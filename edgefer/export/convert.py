@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..errors import ConfigError, ModelError
-from ..training.keras_env import tf
+from ..training.keras_env import native_stderr_muted, tf
 from .formats import INT8_IO_TYPES, get_format
 
 # Yields one float32 (1, S, S, C) model input per call, as the converter wants it.
@@ -50,7 +50,8 @@ def convert(model, fmt: str, representative: RepresentativeData | None = None, i
         converter.inference_input_type = getattr(tf, io)
         converter.inference_output_type = getattr(tf, io)
     try:
-        return bytes(converter.convert())
+        with native_stderr_muted():  # "fully_quantize: 0, inference_type: 6, ..." unless --verbose
+            return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and assorted internals
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ModelError(f"TFLite conversion to {fmt} failed: {first}") from None

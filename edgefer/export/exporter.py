@@ -4,10 +4,12 @@ For int8 both post-training quantization (PTQ) and quantize-aware fine-tuning (Q
 are measured on the validation faces and the better one is kept: QAT costs minutes
 and a short or label-only one can do worse than PTQ, so neither is assumed.
 
-Every exported file holds the logits model (softmax removed); the runtime applies
-softmax(logits / T) with the temperature T embedded in the file. T is fitted per
-exported file on its own validation logits, because quantization (and QAT's weight
-updates) change the logit scale the float model's temperature was fitted to.
+Each format is converted as the logits model (softmax removed), and its temperature T
+is fitted on its own validation logits, because quantization (and QAT's weight updates)
+change the logit scale the float model's temperature was fitted to. The written file
+then gets, in its graph, an RGB-to-luminance step in front and softmax(logits / T) at
+the end (edgefer.export.graph), and the standard TFLite Metadata beside edgefer's own
+record (edgefer.export.tflite_metadata), so MediaPipe Tasks and the like load it as is.
 
 Nothing is written until every file has been converted, audited and (for int8)
 passed the parity gate; a failed gate leaves only the report behind.
@@ -25,8 +27,9 @@ from typing import Any
 from .. import __version__
 from ..data import FaceDataset, stratified_split, train_val
 from ..errors import ConfigError, ModelError
-from ..fileio import check_output_dir, write_bytes, write_json
+from ..fileio import write_bytes, write_json
 from ..metadata import embed_model_info
+from ..outputs import Input, Output, plan_outputs
 from ..parity import compare
 from ..preprocessing import model_input, resize_faces
 from ..runtime.predictor import TFLitePredictor
@@ -42,6 +45,7 @@ from .audit import audit, require_full_integer
 from .config import ExportConfig
 from .convert import convert, representative_data
 from .formats import FORMATS, QAT_WEIGHTS_FILE, REPORT_FILE, model_file_name
+from .graph import app_graph_info, for_app_runtimes
 from .qat import (
     QatSchedule,
     calibrate_ranges,
@@ -50,6 +54,7 @@ from .qat import (
     save_qat_weights,
 )
 from .temperature import temperature_report
+from .tflite_metadata import stamp
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +152,9 @@ class _Exporter:
         self.trained = load_run(config.model)
         default_out = (self.trained.run_dir or self.trained.model_file.parent) / "export"
         self.out = Path(config.out) if config.out else default_out
-        check_output_dir(str(self.out), "--out")  # before the model loads: a typo costs nothing
+        # Before the model loads: a typo costs nothing.
+        plan_outputs([Output("--out", self.out, folder=True)],
+                     [Input("MODEL", self.trained.model_file, tree=False), Input("--data", config.data)])
         self.model = load_run_model(self.trained)  # the float Keras model (a torch run's Keras twin)
         self.settings = _data_settings(config, self.trained)
         if any(FORMATS[f].needs_calibration for f in config.formats) and self.settings is None:
@@ -190,19 +197,27 @@ class _Exporter:
         rep = representative_data(model_input(cal.images, self.spec))
         started = time.time()
         log.info("int8 PTQ: converting")
-        candidates = [self._candidate("ptq", convert(self.float_logits, "int8", rep, cfg.io), started)]
+        candidates = [self._scored(self._candidate("ptq", convert(self.float_logits, "int8", rep, cfg.io), started))]
         history: list[dict[str, float]] = []
         if cfg.qat:
+            if not candidates[0].summary["parity_passed"] and cfg.parity_gate:  # known before the long step
+                log.warning("edgefer: warning: PTQ int8 fails parity with the float model; QAT may recover it, "
+                            "else the gate fails at the end (a float model near chance, e.g. after head-only "
+                            "epochs, rarely survives int8: train longer first)")
             started = time.time()
             self.qat_model, history = self.run_qat(cal)
             log.info("int8 QAT: converting")
-            candidates.append(self._candidate("qat", convert(self.qat_model, "int8", rep, cfg.io), started))
-        for cand in candidates:
-            cand.score_against(self.compare(cand.predictor))
-            c = cand.summary
-            log.info("int8 %s on %s: top-1 %.4f, MCC %.4f, agreement with float %.4f",
-                     cand.name.upper(), self.val.split, c["top1"], c["mcc"], c["agreement"])
+            candidates.append(self._scored(self._candidate("qat", convert(self.qat_model, "int8", rep, cfg.io),
+                                                           started)))
         return candidates, history
+
+    def _scored(self, cand: Int8Candidate) -> Int8Candidate:
+        cand.score_against(self.compare(cand.predictor))
+        c = cand.summary
+        log.info("int8 %s on %s: top-1 %.4f, MCC %.4f, agreement with float %.4f (parity %s)",
+                 cand.name.upper(), self.val.split, c["top1"], c["mcc"], c["agreement"],
+                 "passes" if c["parity_passed"] else "fails")
+        return cand
 
     def _candidate(self, name: str, blob: bytes, started: float) -> Int8Candidate:
         predictor = MemoPredictor(self.candidate_predictor(blob, f"int8-{name}"))
@@ -252,9 +267,10 @@ class _Exporter:
             source["run"] = str(self.trained.run_dir)
         if FORMATS[fmt].full_integer:
             source["io"] = self.config.io
-        info = replace(self.trained.info, output="logits", temperature=temperature,
-                       edgefer_version=__version__, source=source)
-        blob = embed_model_info(blob, info)
+        info = replace(self.trained.info, edgefer_version=__version__, source=source)
+        # RGB in, softmax(logits / T) out, and the standard metadata: what app runtimes load.
+        blob = stamp(embed_model_info(for_app_runtimes(blob, info.preprocess, temperature),
+                                      app_graph_info(info, temperature)))
         entry["temperature"] = temperature
         entry["audit"] = audit(blob, float_io=not FORMATS[fmt].full_integer or self.config.io == "float32")
         return blob, entry
@@ -271,12 +287,10 @@ class _Exporter:
             files = self.convert_all(report)
             failure = self.gate(files, report)
         except BaseException as exc:  # an interrupt or a failed step still leaves its report
-            report["failure"] = f"{exc.__class__.__name__}: {exc}"
-            write_json(self.out / REPORT_FILE, report)
+            self.write_failure(report, f"{exc.__class__.__name__}: {exc}")
             raise
         if failure:
-            report["failure"] = failure
-            write_json(self.out / REPORT_FILE, report)
+            self.write_failure(report, failure)
             raise ModelError(f"{failure}; nothing exported (report: {self.out / REPORT_FILE})")
         for fmt, blob in files.items():
             write_bytes(self.out / model_file_name(fmt), blob)
@@ -286,6 +300,13 @@ class _Exporter:
         report["passed"] = True
         write_json(self.out / REPORT_FILE, report)
         return report
+
+    def write_failure(self, report: dict[str, Any], failure: str) -> None:
+        """The failure report, without the models of an earlier export that it does not describe."""
+        report["failure"] = failure
+        for stale in [*(model_file_name(fmt) for fmt in FORMATS), QAT_WEIGHTS_FILE]:
+            (self.out / stale).unlink(missing_ok=True)
+        write_json(self.out / REPORT_FILE, report)
 
     def convert_all(self, report: dict[str, Any]) -> dict[str, bytes]:
         cfg = self.config

@@ -20,9 +20,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fileio import write_json
+from ..outputs import Input, Output, plan_outputs
 from ..preprocessing import FACE_SIZE
 from .classifier import EmotionClassifier
-from .model import resolve_model
+from .model import check_thread_count, resolve_model
 
 TABLE_COLUMNS = ("model", "dtype", "threads", "callers", "p50_ms", "p90_ms", "p99_ms", "faces_per_s", "size_bytes", "peak_rss_mb")
 
@@ -57,10 +58,13 @@ def _check(config: BenchConfig) -> None:
         raise ConfigError("no models given")
     if config.runs < 1 or config.warmup < 0:
         raise ConfigError(f"runs must be at least 1 and warmup at least 0, got {config.runs} and {config.warmup}")
-    if not config.threads or min(config.threads) < 1:
-        raise ConfigError(f"thread counts must be at least 1, got {config.threads}")
-    if not config.callers or min(config.callers) < 1:
-        raise ConfigError(f"caller counts must be at least 1, got {config.callers}")
+    if not config.threads or not config.callers:
+        raise ConfigError("--threads and --callers each need at least one count")
+    for option, counts in (("--threads", config.threads), ("--callers", config.callers)):
+        for count in counts:
+            check_thread_count(count, f"{option}: {option[2:-1]} counts")
+    plan_outputs([Output("--json", config.json)],
+                 [Input("MODELS", model, tree=False) for model in config.models if model != "default"])
 
 
 def _bench_one(model: str, threads: int, callers: int, face: np.ndarray, config: BenchConfig) -> dict[str, Any]:

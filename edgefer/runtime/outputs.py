@@ -1,7 +1,7 @@
 """Where ``edgefer predict`` and ``edgefer video`` put results: JSON, CSV, annotated images.
 
-Output paths are checked before any work starts, so a typo costs nothing; every file is
-written under a temporary name and renamed (:mod:`edgefer.fileio`).
+Output paths are planned before any work starts (:mod:`edgefer.outputs`), so a typo costs
+nothing; every file is written under a temporary name and renamed (:mod:`edgefer.fileio`).
 """
 
 from __future__ import annotations
@@ -12,19 +12,17 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..fileio import (
     STDOUT,
     atomic_path,
-    check_output_dir,
-    check_output_file,
     strict_json,
     write_json,
     write_text,
 )
 
-__all__ = ["STDOUT", "check_output_dir", "check_output_file", "csv_text", "draw_faces", "save_image", "strict_json",
+__all__ = ["STDOUT", "csv_text", "draw_faces", "save_image", "strict_json",
            "write_json", "write_results"]
 
 
@@ -51,15 +49,25 @@ def draw_faces(rgb: np.ndarray, faces: Sequence[tuple[Sequence[int] | None, str]
     draw = ImageDraw.Draw(image)
     # Lines and text scale with the image so they stay readable on large photos.
     width = max(1, round(max(image.size) / 300))
+    font = caption_font(max(image.size))
     for box, caption in faces:
         x, y = (0, 0) if box is None else box[:2]
         if box is not None:
             draw.rectangle([x, y, x + box[2] - 1, y + box[3] - 1], outline=(0, 255, 0), width=width)
-        text_y = y - 12 if box is not None and y >= 12 else y
-        left, top, right, bottom = draw.textbbox((x, text_y), caption)
+        height = draw.textbbox((0, 0), caption, font=font)[3] + 2
+        text_y = y - height if box is not None and y >= height else y
+        left, top, right, bottom = draw.textbbox((x, text_y), caption, font=font)
         draw.rectangle([left - 1, top - 1, right + 1, bottom + 1], fill=(0, 0, 0))
-        draw.text((x, text_y), caption, fill=(0, 255, 0))
+        draw.text((x, text_y), caption, fill=(0, 255, 0), font=font)
     return image
+
+
+def caption_font(image_side: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's own font at about 1/50 of the image's longer side (11 px at least)."""
+    try:
+        return ImageFont.load_default(size=max(11, image_side // 50))
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
 
 
 def save_image(image: Image.Image, path: Path) -> None:

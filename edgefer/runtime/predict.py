@@ -10,14 +10,13 @@ from typing import Any
 
 from ..errors import ConfigError, DataError
 from ..labels import LABELS
+from ..outputs import Input, Output, plan_outputs
 from ..preprocessing import to_rgb
 from .blazeface import DEFAULT_MIN_SCORE
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS
 from .outputs import (
     STDOUT,
-    check_output_dir,
-    check_output_file,
     draw_faces,
     save_image,
     write_results,
@@ -81,21 +80,40 @@ def _check(config: PredictConfig) -> None:
         raise ConfigError("no images given")
     if config.detector not in DETECTORS:
         raise ConfigError(f"unknown face detector {config.detector!r} (choose from {', '.join(DETECTORS)})")
-    if not 0.0 <= config.min_face_score <= 1.0:
-        raise ConfigError(f"--min-face-score must lie in 0..1, got {config.min_face_score}")
+    if not 0.0 < config.min_face_score <= 1.0:
+        raise ConfigError(f"--min-face-score must lie in (0, 1], got {config.min_face_score}")
     if config.require_face and not config.faces:
         raise ConfigError("--require-face needs --faces")
     if config.json is not None and config.json == config.csv == STDOUT:
         raise ConfigError("--json and --csv cannot both go to stdout ('-')")
-    check_output_file(config.json, "--json")
-    check_output_file(config.csv, "--csv")
-    check_output_dir(config.annotate, "--annotate")
+
+
+def _plan(config: PredictConfig, images: list[str]) -> None:
+    plan_outputs([Output("--json", config.json), Output("--csv", config.csv),
+                  Output("--annotate", config.annotate, folder=True)],
+                 [*(Input("IMAGES", p) for p in config.images if Path(p).is_dir()),
+                  *(Input("IMAGES", p) for p in images), Input("--model", _model_path(config.model))])
+
+
+def _model_path(model: str) -> str | None:
+    return None if model == "default" else model
+
+
+def _looks_like_a_face_crop(rgb_shape: tuple[int, ...]) -> bool:
+    height, width = rgb_shape[:2]
+    return max(height, width) / min(height, width) <= MAX_FACE_ASPECT and max(height, width) <= MAX_FACE_SIDE
+
+
+def _no_face_hint(rgb_shape: tuple[int, ...]) -> str:
+    """What to do when --faces finds nothing: a tight crop has no face *in* it to find."""
+    if not _looks_like_a_face_crop(rgb_shape):
+        return ""
+    return "; if the image is already a face crop, leave out --faces to classify it whole"
 
 
 def _warn_if_not_a_face_crop(image: str, rgb_shape: tuple[int, ...]) -> None:
     height, width = rgb_shape[:2]
-    aspect = max(height, width) / min(height, width)
-    if aspect > MAX_FACE_ASPECT or max(height, width) > MAX_FACE_SIDE:
+    if not _looks_like_a_face_crop(rgb_shape):
         log.warning("edgefer: warning: %s: a %dx%d image is classified as one face crop; "
                     "use --faces to find the faces in a photo", image, width, height)
 
@@ -105,8 +123,12 @@ def _predict_one(classifier: EmotionClassifier, image: str, config: PredictConfi
     rgb = to_rgb(image)
     if config.faces:
         found = classifier.detect(rgb)
+        hint = "" if found else _no_face_hint(rgb.shape)
         if not found and config.require_face:  # raised here, where the file name is known
-            raise DataError(f"{image}: no face found (--require-face, minimum face score {config.min_face_score})")
+            raise DataError(f"{image}: no face found (--require-face, minimum face score {config.min_face_score})"
+                            + hint)
+        if hint:
+            log.warning("edgefer: warning: %s: no face found%s", image, hint)
         faces = [{"box": list(d.box), "face_score": d.face_score, **d.prediction.to_dict()} for d in found]
         return {"image": image, "faces": faces}, rgb
     _warn_if_not_a_face_crop(image, rgb.shape)
@@ -139,6 +161,7 @@ def predict_images(config: PredictConfig) -> list[dict[str, Any]]:
     """
     _check(config)
     images = expand_inputs(config.images, config.skip_bad)
+    _plan(config, images)
     classifier = EmotionClassifier(config.model, num_threads=config.num_threads, backend=config.backend,
                                    flip_tta=config.flip_tta, detector=config.detector,
                                    min_face_score=config.min_face_score, align=config.align)
@@ -148,6 +171,8 @@ def predict_images(config: PredictConfig) -> list[dict[str, Any]]:
             record, rgb = _predict_one(classifier, image, config)
         except DataError as exc:
             if not config.skip_bad:
+                if len(images) > 1:  # one bad file among many: the way on is one flag away
+                    raise DataError(f"{exc} (--skip-bad reports it and goes on with the other images)") from None
                 raise
             log.warning("edgefer: warning: skipped %s", exc)
             continue

@@ -14,10 +14,11 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_path
 from ..labels import LABELS
+from ..outputs import Input, Output, plan_outputs
 from .blazeface import DEFAULT_MIN_SCORE
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS, import_cv2
-from .outputs import STDOUT, check_output_file, draw_faces, write_results
+from .outputs import STDOUT, draw_faces, write_results
 
 VideoSource = Union[int, str, os.PathLike]
 CSV_HEADER = ("frame", "time_s", "x", "y", "w", "h", "face_score", "label", "score", *LABELS)
@@ -104,8 +105,16 @@ class VideoConfig:
     annotate: str | None = None  # an .mp4 (or .avi) of the analysed frames with boxes and labels
 
 
+# OpenCV takes a camera index as a C int; a longer number can only be a file name.
+MAX_CAMERA_INDEX = 2**31 - 1
+
+
 def _source(text: str) -> VideoSource:
-    return int(text) if text.isdigit() else text
+    if not text.isdigit() or os.path.isfile(text):
+        return text
+    if int(text) > MAX_CAMERA_INDEX:
+        raise DataError(f"{text}: no such video file, and too large for a camera index")
+    return int(text)
 
 
 def _check(config: VideoConfig) -> None:
@@ -115,9 +124,12 @@ def _check(config: VideoConfig) -> None:
         raise ConfigError(f"--every and --max-frames must be at least 1, got {config.every} and {config.max_frames}")
     if config.json is not None and config.json == config.csv == STDOUT:
         raise ConfigError("--json and --csv cannot both go to stdout ('-')")
-    check_output_file(config.json, "--json")
-    check_output_file(config.csv, "--csv")
-    check_output_file(config.annotate, "--annotate")
+    if not 0.0 < config.min_face_score <= 1.0:
+        raise ConfigError(f"--min-face-score must lie in (0, 1], got {config.min_face_score}")
+    source = _source(config.source)
+    plan_outputs([Output("--json", config.json), Output("--csv", config.csv), Output("--annotate", config.annotate)],
+                 [Input("SOURCE", None if isinstance(source, int) else source),
+                  Input("--model", None if config.model == "default" else config.model)])
     if config.annotate and Path(config.annotate).suffix.lower() not in (".mp4", ".avi"):
         raise ConfigError(f"{config.annotate}: --annotate writes .mp4 or .avi video")
 

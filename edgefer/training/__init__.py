@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..families import FAMILIES
+from ..outputs import Input, Output, plan_outputs
 from .config import PRESETS, AugmentConfig, TrainConfig, preset
 from .recipe import TrainResult
 from .rundir import resume_config
@@ -18,11 +19,26 @@ from .rundir import resume_config
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     """Train (or with `resume`, continue) the run `config` describes, on its engine."""
     config.validate()
+    if not resume:
+        plan_outputs([Output("--out", config.out, folder=True)],
+                     [Input("--data", config.data), Input("--weights", config.weights, tree=False),
+                      *(Input("--teacher", t, tree=False) for t in config.teachers)])
     if config.engine == "torch":
         from .torch_engine.trainer import train as run
     else:
         from .trainer import train as run
-    return run(config, resume=resume)
+    existed = Path(config.out).exists()
+    try:
+        return run(config, resume=resume)
+    except BaseException:
+        _remove_if_empty(Path(config.out), existed)
+        raise
+
+
+def _remove_if_empty(run_dir: Path, existed: bool) -> None:
+    """A fresh run that failed before writing anything (bad data, say) leaves no folder behind."""
+    if not existed and run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 def resume(run_dir: str | Path, **overrides: Any) -> TrainResult:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..configtypes import typed_values
 from ..errors import ConfigError
 from ..families import get_family
 
@@ -74,6 +75,9 @@ class TrainConfig:
     distribute: str = "none"
     mixed_precision: bool = False
     bn_recalibration_batches: int = 50
+    # Validate each epoch with re-estimated BatchNorm statistics (as the final model may
+    # be) instead of the lagging running ones; costs a forward pass over those batches.
+    val_recalibrated_bn: bool = False
     # Exponential moving average of the fine-tune weights, per step (0 = off). Its
     # weights replace the last epoch's as a final-model candidate.
     ema_decay: float = 0.0
@@ -106,7 +110,8 @@ class TrainConfig:
             (self.distill_temperature > 0, "distill_temperature must be positive"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (0 <= self.warmup_epochs < self.epochs or self.epochs == self.warmup_epochs == 1,
-             "warmup_epochs must be smaller than epochs"),
+             f"warmup_epochs ({self.warmup_epochs}) must be smaller than epochs ({self.epochs}): "
+             "raise --epochs or lower --warmup-epochs"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.lr > 0 and self.warmup_lr > 0, "learning rates must be positive"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
@@ -127,11 +132,12 @@ class TrainConfig:
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        data = typed_values(cls, data)
         augment = data.get("augment", {})
         unknown = set(augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
         if unknown:
             raise ConfigError(f"unknown augment option(s): {', '.join(sorted(unknown))}")
-        data["augment"] = AugmentConfig(**augment)
+        data["augment"] = AugmentConfig(**typed_values(AugmentConfig, augment, "augment."))
         data["teachers"] = tuple(data.get("teachers", ()))
         return cls(**data)
 
@@ -155,7 +161,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Seconds, not hours: for the demo and smoke tests.
     "tiny": dict(family="lite0", weights="none", input_size=48, epochs=2, warmup_epochs=0,
                  batch_size=32, lr=2e-3, max_train_samples=512, early_stopping_patience=0,
-                 bn_recalibration_batches=16),
+                 bn_recalibration_batches=16, val_recalibrated_bn=True),
 }
 
 

@@ -17,9 +17,10 @@ from ..errors import ConfigError  # noqa: E402
 
 
 @contextlib.contextmanager
-def _native_stderr_muted():
-    """TensorFlow's C++ start-up lines (absl INFO, CUDA probing) bypass TF_CPP_MIN_LOG_LEVEL
-    and precede every message, errors included: they go to /dev/null unless EDGEFER_VERBOSE."""
+def native_stderr_muted():
+    """TensorFlow's C++ lines (absl INFO at start-up, the converter's quantizer settings) bypass
+    TF_CPP_MIN_LOG_LEVEL and precede every message, errors included: they go to /dev/null
+    unless EDGEFER_VERBOSE (--verbose)."""
     if os.environ.get("EDGEFER_VERBOSE"):
         yield
         return
@@ -35,7 +36,7 @@ def _native_stderr_muted():
 
 
 try:
-    with _native_stderr_muted():
+    with native_stderr_muted():
         import tensorflow as tf  # noqa: E402
         import tf_keras as keras  # noqa: E402
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..families import get_family
+from ..outputs import Output, plan_outputs
 from . import tensorfile
 from .torch_legacy import load_state_dict
 
@@ -68,6 +69,9 @@ def imagenet_backbone(family_name: str) -> dict[str, np.ndarray]:
 def pack_imagenet(family_name: str, out: str | Path | None = None) -> Path:
     """The backbone as float16 safetensors (half the package's size), in the cache by default."""
     target = Path(out) if out else packed_path(family_name)
+    if not out:
+        target.parent.mkdir(parents=True, exist_ok=True)  # the cache folder is edgefer's to make
+    plan_outputs([Output("--out", target)])
     backbone = {k: v.astype(np.float16) for k, v in _package_backbone(family_name).items()}
     tensorfile.save(target, backbone, {"format": IMAGENET_FORMAT, "family": family_name})
     return target

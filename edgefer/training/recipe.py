@@ -6,6 +6,8 @@ can derive its fine-tuning recipe from a run without knowing which engine traine
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from ..metadata import ModelInfo
 from ..scoring import write_report_files
 from .config import AugmentConfig, TrainConfig
 from .rundir import METRICS_FILE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,6 +65,54 @@ def write_metrics(io_dir: Path, report: dict[str, Any], config: TrainConfig, val
     report["training"] = {**training, "engine": config.engine, "edgefer_version": __version__}
     write_report_files(report, io_dir / METRICS_FILE, f"{config.family} on {val_split}")
     return report
+
+
+def scheduled_lr(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of training step `step` (from 0), the one definition both engines log.
+
+    Head-only epochs use ``warmup_lr``; then a cosine fine-tune warmed up from ``lr / 10``
+    to its peak ``lr`` (``plateau``: ``lr`` until the plateau callback lowers it).
+    """
+    head_steps = config.warmup_epochs * steps_per_epoch
+    if step < head_steps:
+        return config.warmup_lr
+    if config.schedule == "plateau":
+        return config.lr
+    step -= head_steps
+    total = max(1, (config.epochs - config.warmup_epochs) * steps_per_epoch)
+    warmup = min(steps_per_epoch, total // 10)
+    if step < warmup:
+        return config.lr * (0.1 + 0.9 * step / max(1, warmup))
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def warn_if_too_short(config: TrainConfig) -> None:
+    """A run whose epochs are all head-only never fine-tunes the backbone: say so before it starts."""
+    if config.epochs <= config.warmup_epochs:
+        log.warning("--epochs %d <= warmup_epochs %d: every epoch trains the head only and the backbone is "
+                    "never fine-tuned; raise --epochs above %d or lower --warmup-epochs",
+                    config.epochs, config.warmup_epochs, config.warmup_epochs)
+
+
+def summary_lines(config: TrainConfig, run_dir: Path, metrics: dict[str, Any],
+                  history: list[dict[str, float]]) -> list[str]:
+    """What a finished run is and what to do next, for the end of ``edgefer train``."""
+    head_only = sum(1 for h in history if h.get("head_only"))
+    final = metrics.get("final_model", {})
+    lines = [
+        f"training finished: {config.engine} engine, {config.family} at {config.input_size} px, "
+        f"weights {config.weights}",
+        f"  epochs: {len(history)} of {config.epochs} run, {head_only} head-only, {len(history) - head_only} "
+        f"fine-tuning{' (stopped early)' if metrics.get('training', {}).get('stopped_early') else ''}",
+        f"  kept: {final.get('choice', '?')}: val top-1 {metrics['top1']:.4f}, top-3 {metrics['top3']:.4f}, "
+        f"MCC {metrics['mcc']:.4f}, macro-F1 {metrics['macro_f1']:.4f} ({metrics.get('n', '?')} faces)",
+        f"  run: {run_dir}",
+        f"  next: edgefer export {run_dir} --int8 --data {config.data or 'DATA'}",
+    ]
+    if len(history) == head_only:
+        lines.insert(2, "  warning: no fine-tuning epoch ran, so the backbone kept its initial weights")
+    return lines
 
 
 @dataclass

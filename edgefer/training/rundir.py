@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,9 @@ KERAS_MODEL_FILE = "model.keras"
 TORCH_MODEL_FILE = "model.safetensors"
 MODEL_FILES = {"keras": KERAS_MODEL_FILE, "torch": TORCH_MODEL_FILE}
 BEST_WEIGHTS = {"keras": "best_weights.h5", "torch": "best.safetensors"}
-HISTORY_KEYS = ("epoch", "loss", "accuracy", "top3", "val_loss", "val_accuracy", "val_top3", "lr", "seconds")
+# lr: the learning rate of the epoch's last step (recipe.scheduled_lr); head_only: 1 while the backbone was frozen.
+HISTORY_KEYS = ("epoch", "head_only", "lr", "loss", "accuracy", "top3", "val_loss", "val_accuracy", "val_top3",
+                "seconds")
 MODEL_SUFFIXES = {".keras": "keras", ".h5": "keras", ".safetensors": "torch"}
 
 
@@ -97,6 +100,13 @@ def prepare(config: TrainConfig, resume: bool) -> Path:
     elif (run_dir / CONFIG_FILE).exists():
         raise ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
     return run_dir
+
+
+def remove_partial_checkpoints(folder: Path) -> None:
+    """TensorFlow writes a checkpoint into NAME_temp/ and renames it; an interrupted save leaves that folder."""
+    for partial in folder.glob("*_temp"):
+        if partial.is_dir():
+            shutil.rmtree(partial)
 
 
 def write_start(io_dir: Path, config: TrainConfig, info: ModelInfo, resume: bool) -> None:

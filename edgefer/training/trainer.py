@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..fileio import atomic_path
 from ..plots import training_curves
 from ..preprocessing import model_input, resize_faces
@@ -33,6 +33,9 @@ from .recipe import (
     class_weight_vector,
     load_data,
     model_info,
+    scheduled_lr,
+    summary_lines,
+    warn_if_too_short,
     write_metrics,
 )
 
@@ -94,12 +97,28 @@ def _set_backbone_trainable(model, trainable: bool) -> None:
 class RunRecorder(keras.callbacks.Callback):
     """Per epoch: best weights, history and curves, then the resumable checkpoint."""
 
-    def __init__(self, io_dir: Path, manager, epoch_var, history, patience: int) -> None:
+    def __init__(self, io_dir: Path, session: "_Session", config: TrainConfig, steps_per_epoch: int,
+                 recalibration_batches) -> None:
         super().__init__()
-        self.io_dir, self.manager, self.epoch_var = io_dir, manager, epoch_var
-        self.history_rows, self.patience = history, patience
+        self.io_dir, self.manager, self.epoch_var = io_dir, session.manager, session.epoch_var
+        self.history_rows, self.patience = session.history, config.early_stopping_patience
+        self.config, self.steps_per_epoch = config, steps_per_epoch
+        self.recalibration_batches = recalibration_batches
         self.stopped_early = False
         self._start = 0.0
+
+    def on_test_begin(self, logs=None):
+        # fit() validates after each epoch: score what the final model would be, not lagging statistics.
+        if self.config.val_recalibrated_bn and self.config.bn_recalibration_batches:
+            recalibrate_batchnorm(self.model, self.recalibration_batches())
+
+    def _last_lr(self, head_only: bool) -> float:
+        """The learning rate of the epoch's last step, from the schedule both engines share."""
+        if self.config.schedule == "plateau" and not head_only:
+            return _current_lr(self.model.optimizer)  # ReduceLROnPlateau's, which changes after this callback
+        offset = 0 if head_only else self.config.warmup_epochs * self.steps_per_epoch
+        done = int(self.model.optimizer.iterations.numpy())
+        return scheduled_lr(self.config, offset + done - 1, self.steps_per_epoch)
 
     @property
     def best(self) -> float:
@@ -110,7 +129,9 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        row = {"epoch": epoch + 1, "lr": _current_lr(self.model.optimizer), "seconds": time.time() - self._start}
+        head_only = epoch < self.config.warmup_epochs
+        row = {"epoch": epoch + 1, "head_only": float(head_only), "lr": self._last_lr(head_only),
+               "seconds": time.time() - self._start}
         row.update({k: float(v) for k, v in logs.items() if k in rundir.HISTORY_KEYS})
         # Ties go to the later epoch: after short runs lagging BatchNorm statistics can
         # pin validation accuracy at chance for several epochs.
@@ -125,8 +146,9 @@ class RunRecorder(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=epoch + 1)
         best_epoch = rundir.best_epoch(self.history_rows)
         log.info(
-            "epoch %d: val top-1 %.4f top-3 %.4f (best %.4f at epoch %d)%s",
-            epoch + 1, row.get("val_accuracy", float("nan")), row.get("val_top3", float("nan")),
+            "epoch %d/%d (%s, lr %.2g): loss %.4f, val top-1 %.4f top-3 %.4f (best %.4f at epoch %d)%s",
+            epoch + 1, self.config.epochs, "head only" if head_only else "fine-tune", row["lr"],
+            row.get("loss", float("nan")), row.get("val_accuracy", float("nan")), row.get("val_top3", float("nan")),
             self.best, best_epoch, "  [saved best]" if improved else "",
         )
         if self.patience and epoch + 1 - best_epoch >= self.patience:
@@ -155,17 +177,28 @@ def _build_session(config: TrainConfig, strategy, io_dir: Path, steps_per_epoch:
         main_opt = _optimizer(config, _main_schedule(config, steps_per_epoch), ema=True)
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         ckpt = tf.train.Checkpoint(model=model, head_optimizer=head_opt, optimizer=main_opt, epoch=epoch_var)
+    if resume:
+        rundir.remove_partial_checkpoints(io_dir / rundir.CHECKPOINT_DIR)
     manager = tf.train.CheckpointManager(ckpt, str(io_dir / rundir.CHECKPOINT_DIR), max_to_keep=1)
     history: list[dict[str, float]] = []
     if resume:
         if manager.latest_checkpoint is None:
             log.warning("%s: no checkpoint yet; starting from epoch 0", io_dir)
         else:
-            ckpt.restore(manager.latest_checkpoint)
+            _restore(ckpt, manager.latest_checkpoint)
             done = int(epoch_var.numpy())
             history = [h for h in rundir.read_history(io_dir / rundir.HISTORY_FILE) if h["epoch"] <= done]
             log.info("resuming %s after epoch %d", io_dir, done)
     return _Session(model, head_opt, main_opt, epoch_var, manager, history)
+
+
+def _restore(ckpt, path: str) -> None:
+    try:
+        ckpt.restore(path)
+    # TensorFlow reports a truncated or overwritten checkpoint by any of these.
+    except (tf.errors.OpError, ValueError, IndexError, OSError, AssertionError) as exc:
+        first_line = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+        raise ModelError(f"{path}: damaged checkpoint ({first_line}); resume from a copy or start a new run") from None
 
 
 def _fit_phases(config: TrainConfig, strategy, session: _Session, recorder: "RunRecorder", train_data, val_data) -> None:
@@ -189,8 +222,9 @@ def _fit_phases(config: TrainConfig, strategy, session: _Session, recorder: "Run
                          keras.metrics.TopKCategoricalAccuracy(3, name="top3")],
             )
         log.info("epochs %d-%d: %s", first + 1, end, "full fine-tune" if backbone_trainable else "head only, backbone frozen")
+        # Keras's own per-epoch line only in a terminal (its progress bar); the recorder logs each epoch.
         session.model.fit(train_data, validation_data=val_data, epochs=end, initial_epoch=first,
-                          callbacks=callbacks, verbose=config.verbose if sys.stdout.isatty() else 2)
+                          callbacks=callbacks, verbose=config.verbose if sys.stdout.isatty() else 0)
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
@@ -218,9 +252,12 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
                               seed=config.seed, sample_weights=class_w[train_ds.labels], augment=config.augment)
     val_data = make_dataset(resize_faces(val_ds.images, spec.input_size), val_ds.labels, spec,
                             config.batch_size, training=False)
-    session = _build_session(config, strategy, io_dir, max(1, len(train_x) // config.batch_size), resume)
-    recorder = RunRecorder(io_dir, session.manager, session.epoch_var, session.history,
-                           config.early_stopping_patience)
+    steps_per_epoch = max(1, len(train_x) // config.batch_size)
+    session = _build_session(config, strategy, io_dir, steps_per_epoch, resume)
+    recorder = RunRecorder(io_dir, session, config, steps_per_epoch,
+                           lambda: _recalibration_batches(config, spec, train_x))
+    if is_chief:
+        warn_if_too_short(config)
     started = time.time()
     _fit_phases(config, strategy, session, recorder, train_data, val_data)
     train_seconds = time.time() - started
@@ -235,6 +272,9 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         "val_faces": len(val_ds),
         "class_weights": class_w.tolist(),
     })
+    if is_chief:
+        for line in summary_lines(config, io_dir, metrics, recorder.history_rows):
+            log.info("%s", line)
     return TrainResult(io_dir, metrics, recorder.history_rows)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,9 @@ from ..recipe import (
     class_weight_vector,
     load_data,
     model_info,
+    scheduled_lr,
+    summary_lines,
+    warn_if_too_short,
     write_metrics,
 )
 from .augment import augment, mix
@@ -51,22 +54,6 @@ def resolve_device(name: str, local_rank: int = 0):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
-
-
-def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """The Keras engine's schedule: warm-up lr for head-only epochs, then warmed-up cosine."""
-    head_steps = config.warmup_epochs * steps_per_epoch
-    if step < head_steps:
-        return config.warmup_lr
-    if config.schedule == "plateau":
-        return config.lr
-    step -= head_steps
-    total = max(1, (config.epochs - config.warmup_epochs) * steps_per_epoch)
-    warmup = min(steps_per_epoch, total // 10)
-    if step < warmup:
-        return config.lr * (0.1 + 0.9 * step / max(1, warmup))
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 @dataclass
@@ -116,8 +103,11 @@ class _Session:
             if self.ema is not None and state["ema"]:
                 self.ema.load_state_dict(state["ema"])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        except (RuntimeError, KeyError, ValueError, OSError) as exc:
-            raise ModelError(f"{path}: not a checkpoint of this run ({str(exc).splitlines()[0]})") from None
+        # A truncated file ends in EOFError, a foreign one in an unpickling or type error.
+        except (RuntimeError, KeyError, ValueError, OSError, EOFError, TypeError, IndexError,
+                pickle.UnpicklingError) as exc:
+            first_line = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+            raise ModelError(f"{path}: damaged, or not a checkpoint of this run ({first_line})") from None
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -168,7 +158,7 @@ def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -
         faces, perm, lam = mix(faces, config.augment, gen)
         soft = teachers.probabilities(faces, config.distill_temperature) if teachers else None
         for group in session.optimizer.param_groups:
-            group["lr"] = lr_at(config, session.step, steps)
+            group["lr"] = scheduled_lr(config, session.step, steps)
         loss, logits = step_fn(model_input(faces, spec), data.train_y[idx], perm, lam, soft)
         session.update_ema()
         session.step += 1
@@ -176,7 +166,8 @@ def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -
         top3 = logits.topk(3, dim=1).indices
         totals += torch.stack([loss.detach() * len(idx), (logits.argmax(1) == y).sum(), (top3 == y[:, None]).any(1).sum()])
     loss, correct, top3 = (totals / (steps * (bs // cluster.world))).tolist()
-    return {"loss": loss, "accuracy": correct, "top3": top3, "lr": lr_at(config, session.step - 1, steps)}
+    return {"loss": loss, "accuracy": correct, "top3": top3, "lr": scheduled_lr(config, session.step - 1, steps),
+            "head_only": float(head_only)}
 
 
 @torch.no_grad()
@@ -231,6 +222,14 @@ def _recalibrated(model, data: _Data, spec, config: TrainConfig):
     for norm in norms:
         norm.momentum = 0.1
         norm.eval()
+    return model
+
+
+def _validated_model(session: _Session, data: _Data, spec):
+    """What each epoch is scored as: EMA or live weights, with re-estimated statistics if the recipe asks."""
+    model, config = session.ema or session.model, session.config
+    if config.val_recalibrated_bn and config.bn_recalibration_batches:
+        return _recalibrated(model, data, spec, config)
     return model
 
 
@@ -293,6 +292,8 @@ def _train(config: TrainConfig, resume: bool, ranks: Cluster, device, run_dir: P
     log.info("torch engine on %s (rank %d of %d): %d training faces, %d validation faces (%s); %s at %d px",
              device, ranks.rank, ranks.world, len(train_ds), len(val_ds), val_ds.split, config.family,
              config.input_size)
+    if ranks.chief:
+        warn_if_too_short(config)
     step_fn = _make_step(session, data)
     started, stopped_early = time.time(), False
     while session.epoch < config.epochs and not stopped_early:
@@ -300,7 +301,7 @@ def _train(config: TrainConfig, resume: bool, ranks: Cluster, device, run_dir: P
         t0 = time.time()
         row = {"epoch": session.epoch + 1, **_train_epoch(session, data, spec, teachers, step_fn, gen)}
         ranks.sync_buffers(*[m for m in (session.model, session.ema) if m is not None])
-        row.update(_validate(session.ema or session.model, data, spec, 512))
+        row.update(_validate(_validated_model(session, data, spec), data, spec, 512))
         row["seconds"] = time.time() - t0
         session.epoch += 1
         stopped_early = _record(session, io_dir, row, len(data.train_x))
@@ -312,6 +313,9 @@ def _train(config: TrainConfig, resume: bool, ranks: Cluster, device, run_dir: P
         "train_faces": len(train_ds), "val_faces": len(val_ds), "device": str(device), "workers": ranks.world,
         "class_weights": data.class_w.cpu().tolist(),
     })
+    if ranks.chief:
+        for line in summary_lines(config, io_dir, metrics, session.history):
+            log.info("%s", line)
     return TrainResult(io_dir, metrics, session.history)
 
 
@@ -324,8 +328,9 @@ def _record(session: _Session, run_dir: Path, row: dict[str, float], n_train: in
     rundir.write_history(run_dir / rundir.HISTORY_FILE, session.history)
     training_curves(session.history, run_dir / rundir.CURVES_FILE)
     best = rundir.best_epoch(session.history)
-    log.info("epoch %d/%d: loss %.4f, val top-1 %.4f top-3 %.4f (best epoch %d), %.0f img/s%s",
-             row["epoch"], session.config.epochs, row["loss"], row["val_accuracy"], row["val_top3"], best,
-             n_train / max(row["seconds"], 1e-9), "  [saved best]" if improved else "")
+    log.info("epoch %d/%d (%s, lr %.2g): loss %.4f, val top-1 %.4f top-3 %.4f (best epoch %d), %.0f img/s%s",
+             row["epoch"], session.config.epochs, "head only" if row["head_only"] else "fine-tune", row["lr"],
+             row["loss"], row["val_accuracy"], row["val_top3"], best, n_train / max(row["seconds"], 1e-9),
+             "  [saved best]" if improved else "")
     patience = session.config.early_stopping_patience
     return bool(patience and row["epoch"] - best >= patience)

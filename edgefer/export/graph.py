@@ -1,0 +1,284 @@
+"""Edits of a converted TFLite graph so app runtimes (MediaPipe Tasks, ML Model Binding) can feed it.
+
+Two ops are added to the flatbuffer after conversion, in the model's own arithmetic
+(int8 inside a full-integer model, float elsewhere):
+
+- a 1x1 convolution in front that turns an RGB image into the luminance the model was
+  trained on (edgefer.preprocessing.LUMA_WEIGHTS), so a colour crop and its grey version
+  give the same answer; a grey image fed as three equal channels passes through unchanged;
+- a softmax at the end with beta = 1 / temperature, so the output is the calibrated
+  probabilities that MediaPipe reports as scores.
+
+Both go inside the quantize/dequantize edges the converter puts at a model's ends, so
+a full-integer model stays full-integer. Editing after conversion (rather than in Keras)
+leaves calibration, QAT and the temperature fit untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..errors import ModelError
+from ..metadata import ModelInfo, embed_model_info, read_model_info
+from ..preprocessing import LUMA_WEIGHTS, PreprocessSpec
+
+# The int8 softmax kernel's fixed output quantization (TFLite's quantization spec).
+PROB_SCALE = 1.0 / 256.0
+_PROB_ZERO_POINT = {"INT8": -128, "UINT8": 0}
+
+
+def _schema():
+    from ai_edge_litert import schema_py_generated as schema
+
+    return schema
+
+
+def _type_name(schema, code: int) -> str:
+    return {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}[code]
+
+
+def _load(blob: bytes):
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(bytearray(blob), 0))
+    if len(model.subgraphs or []) != 1:
+        raise ModelError(f"expected a TFLite model with one subgraph, found {len(model.subgraphs or [])}")
+    return schema, model, model.subgraphs[0]
+
+
+def _pack(model) -> bytes:
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1 << 20)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _opcode(schema, model, builtin: int, version: int) -> int:
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            code.version = max(code.version, version)
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), version
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _buffer(schema, model, data: np.ndarray | None) -> int:
+    buffer = schema.BufferT()
+    if data is not None:
+        buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+    model.buffers.append(buffer)
+    return len(model.buffers) - 1
+
+
+def _quant(schema, scale, zero_point, axis: int = 0):
+    q = schema.QuantizationParametersT()
+    q.scale, q.zeroPoint, q.quantizedDimension = list(scale), list(zero_point), axis
+    return q
+
+
+def _tensor(schema, model, graph, like, name: str, shape=None, dtype=None, buffer=None, quant=None) -> int:
+    t = schema.TensorT()
+    t.name, t.type = name.encode(), like.type if dtype is None else dtype
+    t.shape = list(like.shape if shape is None else shape)
+    t.buffer = _buffer(schema, model, None) if buffer is None else buffer
+    t.quantization = quant
+    graph.tensors.append(t)
+    return len(graph.tensors) - 1
+
+
+def _producer(graph, tensor: int) -> int | None:
+    return next((i for i, op in enumerate(graph.operators) if tensor in list(op.outputs)), None)
+
+
+def _consumers(graph, tensor: int) -> list[int]:
+    return [i for i, op in enumerate(graph.operators) if tensor in list(op.inputs)]
+
+
+def _is_op(schema, model, op, name: str) -> bool:
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode) == getattr(schema.BuiltinOperator, name)
+
+
+def integer_luma(weights=LUMA_WEIGHTS) -> tuple[np.ndarray, float]:
+    """int8 weights and their scale 1/D whose sum is exactly D, so grey pixels map to themselves."""
+    for denominator in range(int(127 / max(weights)), 0, -1):
+        q = np.rint(np.asarray(weights) * denominator).astype(np.int64)
+        if q.sum() == denominator:
+            return q.astype(np.int8), 1.0 / denominator
+    raise ModelError(f"no int8 form of the luma weights {weights}")  # pragma: no cover - weights are fixed
+
+
+def _luma_weights(schema, anchor, channels: int):
+    """(weight array, bias array, weight quantization, bias quantization) for the anchor's dtype."""
+    kind = _type_name(schema, anchor.type)
+    if kind == "FLOAT32":
+        w = np.tile(np.asarray(LUMA_WEIGHTS, np.float32), (channels, 1)).reshape(channels, 1, 1, 3)
+        return w, np.zeros(channels, np.float32), None, None
+    if kind != "INT8":
+        raise ModelError(f"cannot add the luma step in front of a {kind} model input")
+    q, scale = integer_luma()
+    in_scale = anchor.quantization.scale[0]
+    wq = _quant(schema, [scale] * channels, [0] * channels)
+    bq = _quant(schema, [in_scale * scale] * channels, [0] * channels)
+    return np.tile(q, (channels, 1)).reshape(channels, 1, 1, 3), np.zeros(channels, np.int32), wq, bq
+
+
+def _pixel_quantization(schema, tensor, spec: PreprocessSpec) -> None:
+    """A quantized input takes raw 0..255 pixels, as MediaPipe Tasks feed them unscaled:
+    real value (q - zero point) * scale must be (pixel - mean) / std."""
+    offset = {"UINT8": 0, "INT8": -128}.get(_type_name(schema, tensor.type))
+    if offset is not None:
+        tensor.quantization = _quant(schema, [1.0 / spec.std], [round(spec.mean) + offset])
+
+
+def add_luma_input(blob: bytes, spec: PreprocessSpec) -> bytes:
+    """The model with an RGB input whose luminance (replicated to the model's channels) it then reads."""
+    schema, model, graph = _load(blob)
+    graph_input = graph.inputs[0]
+    anchor_id, insert_at = graph_input, 0
+    readers = _consumers(graph, graph_input)
+    if len(readers) == 1 and _is_op(schema, model, graph.operators[readers[0]], "QUANTIZE"):
+        anchor_id, insert_at = graph.operators[readers[0]].outputs[0], readers[0] + 1
+    anchor = graph.tensors[anchor_id]
+    luma_quant = anchor.quantization  # what the model's first layer reads, kept for the luma output
+    _pixel_quantization(schema, graph.tensors[graph_input], spec)
+    channels = int(anchor.shape[-1])
+    w, b, wq, bq = _luma_weights(schema, anchor, channels)
+    w_id = _tensor(schema, model, graph, anchor, "luma/weights", w.shape, anchor.type,
+                   _buffer(schema, model, w), wq)
+    b_id = _tensor(schema, model, graph, anchor, "luma/bias", b.shape,
+                   schema.TensorType.INT32 if wq else anchor.type, _buffer(schema, model, b), bq)
+    luma_id = _tensor(schema, model, graph, anchor, "luma", quant=luma_quant)
+    for i in _consumers(graph, anchor_id):
+        graph.operators[i].inputs = [luma_id if t == anchor_id else t for t in graph.operators[i].inputs]
+    for t in {graph_input, anchor_id}:  # the RGB image has three channels whatever the model reads
+        graph.tensors[t].shape = [*list(graph.tensors[t].shape)[:-1], 3]
+        if graph.tensors[t].shapeSignature is not None:
+            graph.tensors[t].shapeSignature = [*list(graph.tensors[t].shapeSignature)[:-1], 3]
+    options = schema.Conv2DOptionsT()
+    options.padding, options.strideW, options.strideH = schema.Padding.VALID, 1, 1
+    options.dilationWFactor = options.dilationHFactor = 1
+    op = schema.OperatorT()
+    op.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.CONV_2D, 3 if wq else 1)
+    op.inputs, op.outputs = [anchor_id, w_id, b_id], [luma_id]
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.Conv2DOptions, options
+    graph.operators.insert(insert_at, op)
+    return _pack(model)
+
+
+def add_softmax_output(blob: bytes, temperature: float) -> bytes:
+    """The model ending in softmax(logits / temperature): calibrated probabilities."""
+    if not temperature > 0:
+        raise ModelError(f"temperature must be positive, got {temperature}")
+    schema, model, graph = _load(blob)
+    output_id = graph.outputs[0]
+    producer = _producer(graph, output_id)
+    edge = producer is not None and any(
+        _is_op(schema, model, graph.operators[producer], name) for name in ("QUANTIZE", "DEQUANTIZE"))
+    logits_id = graph.operators[producer].inputs[0] if edge else output_id
+    logits = graph.tensors[logits_id]
+    kind = _type_name(schema, logits.type)
+    quant = None if kind == "FLOAT32" else _quant(schema, [PROB_SCALE], [_PROB_ZERO_POINT[kind]])
+    probs_id = _tensor(schema, model, graph, logits, "probabilities", quant=quant)
+    options = schema.SoftmaxOptionsT()
+    options.beta = 1.0 / temperature
+    op = schema.OperatorT()
+    op.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.SOFTMAX, 2 if kind == "INT8" else 1)
+    op.inputs, op.outputs = [logits_id], [probs_id]
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.SoftmaxOptions, options
+    if edge:  # the io edge now converts probabilities, whose scale it keeps
+        graph.operators[producer].inputs[0] = probs_id
+        out = graph.tensors[output_id]
+        if out.quantization is not None and out.quantization.scale is not None and len(out.quantization.scale):
+            out.quantization = _quant(schema, [PROB_SCALE], [_PROB_ZERO_POINT[_type_name(schema, out.type)]])
+        graph.operators.insert(producer, op)
+    else:
+        graph.operators.append(op)
+        graph.outputs = [probs_id]
+        _rename_signature_output(model, output_id, probs_id)
+    return _pack(model)
+
+
+def _rename_signature_output(model, old: int, new: int, side: str = "outputs") -> None:
+    for signature in model.signatureDefs or []:
+        for mapping in getattr(signature, side) or []:
+            if mapping.tensorIndex == old:
+                mapping.tensorIndex = new
+
+
+def _uint8_twin(schema, model, graph, tensor_id: int, name: str) -> int:
+    """A uint8 tensor holding the same real values as an int8 one (zero point + 128)."""
+    t = graph.tensors[tensor_id]
+    q = _quant(schema, list(t.quantization.scale), [int(z) + 128 for z in t.quantization.zeroPoint])
+    return _tensor(schema, model, graph, t, name, dtype=schema.TensorType.UINT8, quant=q)
+
+
+def _requantize_op(schema, model, src: int, dst: int):
+    op = schema.OperatorT()
+    op.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.QUANTIZE, 2)
+    op.inputs, op.outputs = [src], [dst]
+    return op
+
+
+def uint8_io(blob: bytes) -> bytes:
+    """An int8-input/output model with uint8 ones in front and behind, as the converter's
+    ``--io uint8`` makes them: what MediaPipe Tasks accept. Other models are returned as is."""
+    schema, model, graph = _load(blob)
+    int8 = schema.TensorType.INT8
+    in_id, out_id = int(graph.inputs[0]), int(graph.outputs[0])
+    if int8 not in (graph.tensors[in_id].type, graph.tensors[out_id].type):
+        return blob
+    if graph.tensors[in_id].type == int8:
+        new_in = _uint8_twin(schema, model, graph, in_id, "image_uint8")
+        graph.operators.insert(0, _requantize_op(schema, model, new_in, in_id))
+        graph.inputs = [new_in]
+        _rename_signature_output(model, in_id, new_in, "inputs")
+    if graph.tensors[out_id].type == int8:
+        new_out = _uint8_twin(schema, model, graph, out_id, "probabilities_uint8")
+        graph.operators.append(_requantize_op(schema, model, out_id, new_out))
+        graph.outputs = [new_out]
+        _rename_signature_output(model, out_id, new_out)
+    return _pack(model)
+
+
+def for_app_runtimes(blob: bytes, spec: PreprocessSpec, temperature: float) -> bytes:
+    """RGB input (raw pixels, if quantized) with the luma step in the graph, calibrated probabilities out."""
+    return add_softmax_output(add_luma_input(blob, spec), temperature)
+
+
+# Where an edited model's edgefer record says so (ModelInfo.source): its temperature now
+# lives in the graph, and a re-stamp must not add the ops a second time.
+APP_GRAPH_KEY = "app_graph"
+
+
+def has_app_graph(info: ModelInfo) -> bool:
+    return APP_GRAPH_KEY in info.source
+
+
+def app_graph_info(info: ModelInfo, temperature: float) -> ModelInfo:
+    """The record of a model edited by :func:`for_app_runtimes`: RGB in, calibrated probabilities out."""
+    source = {**info.source, APP_GRAPH_KEY: {"luma_weights": list(LUMA_WEIGHTS), "temperature": temperature}}
+    return replace(info, preprocess=replace(info.preprocess, channels=3), output="probabilities",
+                   temperature=1.0, source=source)
+
+
+def upgrade_model(blob: bytes) -> bytes:
+    """An edgefer logits model (one exported before the graph edits) edited for the app runtimes:
+    luma step, calibrated softmax and, for an int8-input model, uint8 input and output."""
+    info = read_model_info(blob)
+    if info is None:
+        raise ModelError("the model carries no edgefer metadata; export it with edgefer")
+    if has_app_graph(info):
+        return blob
+    if info.output != "logits":
+        raise ModelError("the model already ends in a softmax of unknown temperature; re-export it")
+    edited = for_app_runtimes(blob, info.preprocess, info.temperature)
+    widened = uint8_io(edited)
+    upgraded = app_graph_info(info, info.temperature)
+    if widened is not edited:
+        upgraded.source["io"] = "uint8"
+    return embed_model_info(widened, upgraded)

@@ -1,0 +1,341 @@
+"""The fault table: every command over bad inputs, clashing outputs, a read-only folder, a full
+disk and signals during a write.
+
+Each case runs ``edgefer`` in this process on a fresh copy of a small workspace and asserts
+the promises of the CLI: the exit code (2 bad input or environment, 130 interrupted, 0
+where the input is odd but fine), one ``edgefer: ...`` line and no traceback, no file the
+user did not name as an output changed or created, and no hidden temporary file left.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import requires_tf
+from edgefer import fileio
+from edgefer.cli import main
+from edgefer.data import FaceDataset
+from edgefer.datapack import write_pack
+from edgefer.labels import LABELS
+from edgefer.metadata import ModelInfo, embed_model_info, read_model_info
+from edgefer.synthetic import faces, fer_csv, write_csv
+from edgefer.training.config import TrainConfig, preset
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+INT8 = FIXTURES / "tiny_int8.tflite"
+NON_UTF8_NAME = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not a UTF-8 file name
+
+
+# --- the workspace every case starts from ------------------------------------------------
+
+def _with_info(**changes) -> bytes:
+    data = INT8.read_bytes()
+    info = read_model_info(data)
+    for key, value in changes.items():
+        setattr(info, key, value)  # past ModelInfo's own checks: what a crafted file holds
+    return embed_model_info(data, info)
+
+
+class _Split:
+    """A split whose blocks need not agree (write_pack takes anything with these fields)."""
+
+    def __init__(self, images, labels, ids):
+        self.images, self.labels, self.ids, self.source = images, labels, ids, "crafted"
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def _ids(n: int) -> np.ndarray:
+    return np.array([str(i) for i in range(n)], dtype=object)
+
+
+def _video(path: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for i in range(3):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+
+
+def _run_dir(folder: Path, data: Path, engine: str) -> Path:
+    """A run directory as training leaves it, with a damaged last checkpoint."""
+    config = preset("tiny", engine=engine, data=str(data), out=str(folder), epochs=2, max_train_samples=70)
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config.to_dict()))
+    (folder / "model_info.json").write_text(json.dumps(ModelInfo().to_dict()))
+    checkpoints = folder / "checkpoints"
+    checkpoints.mkdir()
+    if engine == "torch":
+        (checkpoints / "last.pt").write_bytes(b"")  # a save cut off by a full disk
+    else:
+        (checkpoints / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n'
+                                                'all_model_checkpoint_paths: "ckpt-1"\n')
+        (checkpoints / "ckpt-1.index").write_bytes(b"\x00" * 40)
+        (checkpoints / "ckpt-1.data-00000-of-00001").write_bytes(b"\x01" * 16)
+        (checkpoints / "ckpt-2_temp").mkdir()  # an interrupted save
+    return folder
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    ws = tmp_path_factory.mktemp("workspace")
+    rng = np.random.default_rng(0)
+    (ws / "imgs").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(ws / "imgs" / name)
+    Image.fromarray(rng.integers(0, 256, (120, 100), dtype=np.uint8)).save(ws / "big.png")
+    Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(ws / NON_UTF8_NAME)
+    Image.fromarray(np.full((48, 48), np.nan, np.float32), mode="F").save(ws / "nan.tif")
+    shutil.copy(INT8, ws / "model.tflite")
+    (ws / "labels.tflite").write_bytes(_with_info(labels=tuple(f"mood{i}" for i in range(7))))
+    (ws / "cold.tflite").write_bytes(_with_info(temperature=-1.0))
+    fer_csv(ws / "data.csv", n_train=6, n_val=3)
+    images, labels = faces(6)
+    write_csv(ws / "all.csv", {"all": (images, labels)})
+    text = (ws / "all.csv").read_text()
+    (ws / "nousage.csv").write_text("\n".join(",".join(line.split(",")[:2]) for line in text.splitlines()) + "\n")
+    (ws / "bom.csv").write_text("\ufeff" + (ws / "data.csv").read_text(), encoding="utf-8")
+    (ws / "badrow.csv").write_text(text.replace("\n0,", "\n9,", 1))
+    write_pack(ws / "data.facepack", {"all": FaceDataset(images, labels, _ids(len(labels)), "x", "all")})
+    write_pack(ws / "labels.facepack", {"all": _Split(images, np.full(len(labels), 9), _ids(len(labels)))})
+    write_pack(ws / "blocks.facepack", {"all": _Split(images, labels[:-3], _ids(len(labels)))})
+    (ws / "broken.yaml").write_text("epochs: [1,\n  lr: }\n")
+    (ws / "binary.json").write_bytes(b"\xff\xfe\x00\x81binary\x00")
+    for name, recipe in {"two": {"epochs": "two"}, "null": {"epochs": None}, "fraction": {"epochs": 1.5},
+                         "augment": {"augment": [1, 2]}, "qat": {"qat_epochs": "one"}}.items():
+        (ws / f"{name}.json").write_text(json.dumps(recipe))
+    _video(ws / "clip.avi")
+    _run_dir(ws / "torchrun", ws / "data.csv", "torch")
+    _run_dir(ws / "kerasrun", ws / "data.csv", "keras")
+    (ws / "kerasrun" / "model.keras").write_bytes(b"not a model yet")
+    (ws / "ro").mkdir()
+    (ws / "dir.facepack").mkdir()
+    return ws
+
+
+# --- faults injected into the write path ---------------------------------------------------
+
+def _read_only(monkeypatch, ws: Path) -> None:
+    """Tests run as root, who may write anywhere: the permission check itself is simulated."""
+    real = os.access
+    read_only = (ws / "ro").resolve()
+    monkeypatch.setattr(fileio.os, "access", lambda p, mode: Path(p).resolve() != read_only and real(p, mode))
+
+
+def _fail_writes(monkeypatch, fault: Callable[[], None]) -> None:
+    """Every text, image and pack write stops halfway through with `fault` (a full disk, a signal)."""
+    real_text, real_save = Path.write_text, Image.Image.save
+
+    def write_text(self, data, *args, **kwargs):
+        real_text(self, data[: len(data) // 2], *args, **kwargs)
+        fault()
+
+    def save(self, fp, *args, **kwargs):
+        real_save(self, fp, *args, **kwargs)
+        Path(fp).write_bytes(Path(fp).read_bytes()[:100])
+        fault()
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    monkeypatch.setattr(Image.Image, "save", save)
+
+
+def _disk_full() -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _full_disk(monkeypatch, ws: Path) -> None:
+    _fail_writes(monkeypatch, _disk_full)
+
+
+def _sigint(monkeypatch, ws: Path) -> None:
+    _fail_writes(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
+
+
+def _sigterm(monkeypatch, ws: Path) -> None:
+    _fail_writes(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+
+def _small_image_limit(monkeypatch, ws: Path) -> None:
+    monkeypatch.setenv("EDGEFER_MAX_IMAGE_PIXELS", "10000")
+
+
+# --- the table -----------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    id: str
+    argv: str  # split on spaces; names are relative to the workspace
+    code: int = 2
+    message: str = ""  # in the last line of stderr
+    outputs: tuple[str, ...] = ()  # files it may write (only with exit 0) and folders it may create
+    in_place: str = ""  # a folder the command works in (a run to --resume): its files may change
+    fault: Callable | None = None
+    marks: list = field(default_factory=list)
+
+
+M = "--model model.tflite"
+CASES = [
+    # An output aimed at an input.
+    Case("predict-json-is-input", f"predict imgs/a.png {M} --json imgs/a.png", message="overwrite the input"),
+    Case("predict-csv-is-input", f"predict imgs/a.png {M} --csv imgs/a.png", message="overwrite the input"),
+    Case("predict-json-is-model", f"predict imgs/a.png {M} --json model.tflite", message="overwrite the input"),
+    Case("predict-annotate-is-input-folder", f"predict imgs {M} --annotate imgs", message="overwrite the input"),
+    Case("predict-annotate-holds-input", f"predict imgs/a.png {M} --annotate imgs", message="holds the input"),
+    Case("predict-json-inside-input-folder", f"predict imgs {M} --json imgs/out.json", message="inside the input"),
+    Case("video-annotate-is-input", f"video clip.avi {M} --annotate clip.avi", message="overwrite the input"),
+    Case("video-json-is-input", f"video clip.avi {M} --json clip.avi", message="overwrite the input"),
+    Case("evaluate-json-is-data", f"evaluate model.tflite --data data.csv --json data.csv", message="overwrite"),
+    Case("evaluate-json-is-model", f"evaluate model.tflite --data data.csv --json model.tflite", message="overwrite"),
+    Case("parity-json-is-model", "parity model.tflite model.tflite --data data.csv --json model.tflite",
+         message="overwrite"),
+    Case("parity-json-inside-data", "parity model.tflite model.tflite --data imgs --json imgs/p.json",
+         message="inside the input"),
+    Case("bench-json-is-model", "bench model.tflite --json model.tflite", message="overwrite the input"),
+    Case("pack-out-is-source", "data pack data.facepack --out data.facepack", message="overwrite the input"),
+    Case("train-out-inside-data", "train --engine torch --data imgs --out imgs/run", message="inside the input"),
+    Case("train-out-is-data", "train --engine torch --data data.csv --out data.csv", message="is a file"),
+    Case("export-out-holds-model", "export kerasrun --out kerasrun", message="holds the input", marks=[requires_tf]),
+    Case("export-out-is-data", "export kerasrun --data data.csv --out data.csv", message="is a file",
+         marks=[requires_tf]),
+    # Two outputs on one path.
+    Case("predict-json-csv-same", f"predict imgs/a.png {M} --json o.json --csv o.json", message="same path"),
+    Case("predict-json-annotate-same", f"predict imgs/a.png {M} --json o --annotate o", message="same path"),
+    Case("video-json-csv-same", f"video clip.avi {M} --json o.json --csv o.json", message="same path"),
+    Case("video-json-annotate-same", f"video clip.avi {M} --json o.avi --annotate o.avi", message="same path"),
+    Case("parity-json-beside-png", "parity model.tflite model.tflite --data data.csv --bootstrap 0 --json a.json",
+         code=0, outputs=("a.json", "a.md", "a.confusion.png", "a.reliability.png")),
+    # Outputs that cannot be written: checked before any work.
+    Case("bench-json-is-folder", "bench model.tflite --json imgs", message="is a directory"),
+    Case("pack-out-is-folder", "data pack data.csv --out dir.facepack", message="is a directory"),
+    Case("pack-out-missing-folder", "data pack data.csv --out nowhere/p.facepack", message="does not exist"),
+    Case("weights-out-is-folder", "weights pack lite0 --out imgs", message="is a directory"),
+    Case("weights-out-missing-folder", "weights pack lite0 --out nowhere/w.safetensors", message="does not exist"),
+    # A read-only folder.
+    *(Case(f"read-only-{name}", argv, message="not writable", fault=_read_only) for name, argv in {
+        "predict-json": f"predict imgs/a.png {M} --json ro/p.json",
+        "predict-annotate": f"predict imgs/a.png {M} --annotate ro/ann",
+        "video-csv": f"video clip.avi {M} --csv ro/v.csv",
+        "evaluate-json": "evaluate model.tflite --data data.csv --json ro/e.json",
+        "bench-json": "bench model.tflite --runs 2 --warmup 0 --json ro/b.json",
+        "pack-out": "data pack data.csv --out ro/p.facepack",
+        "weights-out": "weights pack lite0 --out ro/w.safetensors",
+        "train-out": "train --engine torch --data data.csv --out ro/run",
+    }.items()),
+    # A disk that fills up, and signals, in the middle of a write.
+    *(Case(f"full-disk-{name}", argv, message="No space left on device", outputs=("ann",), fault=_full_disk)
+      for name, argv in {
+        "predict-json": f"predict imgs/a.png {M} --json p.json",
+        "predict-csv": f"predict imgs/a.png {M} --csv p.csv",
+        "predict-annotate": f"predict imgs/a.png {M} --annotate ann",
+        "bench-json": "bench model.tflite --runs 2 --warmup 0 --json b.json",
+        "evaluate-json": "evaluate model.tflite --data data.csv --json e.json",
+    }.items()),
+    Case("sigint-predict-json", f"predict imgs/a.png {M} --json p.json", code=130, message="edgefer: interrupted",
+         fault=_sigint),
+    Case("sigint-predict-annotate", f"predict imgs {M} --annotate ann", code=130, message="edgefer: interrupted",
+         outputs=("ann",), fault=_sigint),
+    Case("sigterm-bench-json", "bench model.tflite --runs 2 --warmup 0 --json b.json", code=143,
+         message="edgefer: terminated", fault=_sigterm),
+    # Config files: broken, binary, values of the wrong type.
+    Case("config-broken-yaml", "train --config broken.yaml --data data.csv", message="not a valid config file"),
+    Case("config-binary", "train --config binary.json --data data.csv", message="not a text file"),
+    Case("config-epochs-string", "train --config two.json --data data.csv", message="epochs must be an integer"),
+    Case("config-epochs-null", "train --config null.json --data data.csv", message="epochs must be an integer"),
+    Case("config-epochs-fraction", "train --config fraction.json --data data.csv", message="got 1.5"),
+    Case("config-augment-list", "train --config augment.json --data data.csv", message="augment must be a mapping"),
+    Case("export-config-wrong-type", "export kerasrun --config qat.json", message="qat_epochs must be an integer",
+         marks=[requires_tf]),
+    # Splits are taken by name.
+    Case("split-not-held", "train --engine torch --data nousage.csv --train-split Training --val-split PublicTest "
+         "--out run", message="no split 'Training' (available: all)"),
+    Case("val-split-not-held", "train --engine torch --data data.csv --val-split PrivateTest --out run",
+         message="no split 'PrivateTest' (available: Training, PublicTest)"),
+    Case("train-bad-row-leaves-no-run", "train --engine torch --data badrow.csv --out run", message="unknown emotion label"),
+    # Damaged checkpoints on --resume.
+    Case("resume-torch-empty-checkpoint", "train --resume torchrun", message="damaged", in_place="torchrun"),
+    Case("resume-keras-damaged-checkpoint", "train --resume kerasrun", message="damaged checkpoint",
+         in_place="kerasrun", marks=[requires_tf]),
+    # Crafted or odd inputs.
+    Case("pack-label-out-of-range", "evaluate model.tflite --data labels.facepack", message="out of range"),
+    Case("pack-blocks-disagree", "evaluate model.tflite --data blocks.facepack", message="disagree"),
+    Case("image-over-pixel-limit", f"predict big.png {M}", message="image too large", fault=_small_image_limit),
+    Case("image-over-limit-skipped", f"predict big.png imgs/a.png {M} --skip-bad --json p.json", code=0,
+         outputs=("p.json",), fault=_small_image_limit),
+    Case("float-image-nan", f"predict nan.tif {M}", message="nan.tif: face array contains NaN"),
+    Case("model-foreign-labels", "predict imgs/a.png --model labels.tflite --csv p.csv", message="not the seven"),
+    Case("model-bad-temperature", "predict imgs/a.png --model cold.tflite", message="cold.tflite"),
+    Case("csv-with-bom", "evaluate model.tflite --data bom.csv", code=0),
+    Case("non-utf8-file-name-csv", f"predict {NON_UTF8_NAME} {M} --csv p.csv", code=0, outputs=("p.csv",)),
+    # Values out of range.
+    Case("parity-negative-bootstrap", "parity model.tflite model.tflite --data data.csv --bootstrap -5",
+         message="--bootstrap"),
+    Case("parity-agreement-over-1", "parity model.tflite model.tflite --data data.csv --min-agreement 2",
+         message="min_agreement"),
+    Case("predict-face-score-0", f"predict imgs/a.png {M} --faces --min-face-score 0", message="--min-face-score"),
+    Case("predict-threads-1000", f"predict imgs/a.png {M} --threads 1000", message="must lie in 1.."),
+    Case("bench-callers-1000", "bench model.tflite --callers 1000", message="caller counts"),
+    Case("video-huge-camera-index", f"video 99999999999999999999 {M}", message="too large for a camera index"),
+    Case("usage-error-one-line", f"predict imgs/a.png {M} --jsn p.json", message="No such option: --jsn"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _keep_signal_handlers():
+    # main() installs its SIGTERM handler in this process; later tests get the old one back.
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A fresh `edgefer` process has Python's Ctrl-C handler; an earlier test in this
+    # process (a library's own handler) may have replaced it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _empty_folders(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and not any(p.iterdir())}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
+def test_fault_table(case: Case, template: Path, tmp_path: Path, monkeypatch, capfd):
+    ws = tmp_path / "ws"
+    shutil.copytree(template, ws, symlinks=True)
+    monkeypatch.chdir(ws)
+    if case.fault:
+        case.fault(monkeypatch, ws)
+    before, empty_before = _snapshot(ws), _empty_folders(ws)
+    code = main(case.argv.split())
+    monkeypatch.undo()  # the faults end with the command
+    _, err = capfd.readouterr()
+    assert code == case.code, err
+    assert "Traceback" not in err and "Aborted" not in err
+    if case.code:
+        last = err.strip().splitlines()[-1] if err.strip() else ""
+        assert last.startswith("edgefer: "), err
+        assert case.message in last, err
+    after = _snapshot(ws)
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)
+               and not (case.in_place and p.startswith(case.in_place + "/"))}
+    assert changed <= set(case.outputs if code == 0 else ()), f"files changed: {sorted(changed)}"
+    hidden = [p for p in after if any(part.startswith(".") for part in Path(p).parts)]
+    assert not hidden, f"hidden files left: {hidden}"
+    # A folder the command created and left empty; only one the user named as an output may stay.
+    new_empty = _empty_folders(ws) - empty_before - set(case.outputs)
+    assert not new_empty, f"empty folders left: {sorted(new_empty)}"

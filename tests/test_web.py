@@ -1,0 +1,144 @@
+"""``edgefer web``: the local server, and the page in a real headless Chromium with a fake camera.
+
+The browser test needs Debian's ``chromium`` and the npm package ``@mediapipe/tasks-vision``
+in web/node_modules (``make app-deps`` installs both); it skips, saying which, without them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgefer.errors import ConfigError
+from edgefer.export.graph import has_app_graph
+from edgefer.export.tflite_metadata import METADATA_NAME
+from edgefer.labels import LABELS
+from edgefer.metadata import read_metadata_entries, read_model_info
+from edgefer.runtime import EmotionClassifier
+from edgefer.web import DEFAULT_VENDOR, WebConfig, make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTO = ROOT / "examples" / "astronaut.jpg"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+                  "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required")
+BROWSER_SECONDS = 240  # wasm compilation on a busy 2-core machine is slow; a bound, not a measurement
+
+
+def _serve(config: WebConfig, on_report=None):
+    server = make_server(config, on_report)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _get(url: str) -> tuple[bytes, str]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read(), response.headers["Content-Type"]
+
+
+@pytest.fixture()
+def fake_vendor(tmp_path) -> Path:
+    vendor = tmp_path / "tasks-vision"
+    (vendor / "wasm").mkdir(parents=True)
+    (vendor / "vision_bundle.mjs").write_text("export {};\n")
+    (vendor / "wasm" / "vision_wasm_internal.wasm").write_bytes(b"\0asm")
+    (tmp_path / "secret.txt").write_text("not for the page")
+    return vendor
+
+
+def test_server_serves_page_models_and_vendor_files_only(fake_vendor):
+    server, base = _serve(WebConfig(port=0, vendor=str(fake_vendor)))
+    try:
+        assert b"/app.js" in _get(base + "/")[0]
+        assert _get(base + "/app.js")[1] == "text/javascript"
+        assert _get(base + "/vendor/wasm/vision_wasm_internal.wasm")[1] == "application/wasm"
+        config = json.loads(_get(base + "/config.json")[0])
+        assert config["labels"] == list(LABELS) and config["margin"] > 0
+        # The shipped model, whatever its age, reaches the page as MediaPipe loads it.
+        model = _get(base + "/models/emotion.tflite")[0]
+        assert METADATA_NAME in read_metadata_entries(model) and has_app_graph(read_model_info(model))
+        assert read_metadata_entries(_get(base + "/models/face_detector.tflite")[0]).get(METADATA_NAME)
+        for path in ("/vendor/../secret.txt", "/vendor/%2e%2e/secret.txt", "/models/other.tflite", "/etc/passwd"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                _get(base + path)
+        with pytest.raises(urllib.error.HTTPError, match="404"):  # no report hook outside tests
+            urllib.request.urlopen(urllib.request.Request(base + "/report", data=b"{}", method="POST"), timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_missing_vendor_and_bad_options_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="make app-deps"):
+        make_server(WebConfig(port=0, vendor=str(tmp_path / "nothing")))
+    with pytest.raises(ConfigError, match="--port"):
+        make_server(WebConfig(port=70000))
+
+
+def _y4m(rgb: np.ndarray, path: Path, frames: int = 4) -> np.ndarray:
+    """A 4:2:0 YUV4MPEG2 video of one still frame; returns the RGB frame it decodes to."""
+    y, cb, cr = Image.fromarray(rgb).convert("YCbCr").split()
+    half = (rgb.shape[1] // 2, rgb.shape[0] // 2)
+    cb, cr = cb.resize(half, Image.BOX), cr.resize(half, Image.BOX)
+    planes = b"".join(np.asarray(p, np.uint8).tobytes() for p in (y, cb, cr))
+    header = f"YUV4MPEG2 W{rgb.shape[1]} H{rgb.shape[0]} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n".join([b""] + [planes] * frames))
+    size = (rgb.shape[1], rgb.shape[0])
+    decoded = Image.merge("YCbCr", (y, cb.resize(size, Image.BILINEAR), cr.resize(size, Image.BILINEAR)))
+    return np.asarray(decoded.convert("RGB"))
+
+
+def _browser_missing() -> str | None:
+    if shutil.which("chromium") is None:
+        return "Debian's chromium is not installed (make app-deps installs it)"
+    if not (DEFAULT_VENDOR / "vision_bundle.mjs").is_file():
+        return f"@mediapipe/tasks-vision is not installed in {DEFAULT_VENDOR} (make app-deps installs it)"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
+def test_page_in_headless_chromium_finds_the_face_and_gives_the_runtimes_label(tmp_path):
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    frame[:, 80:560] = np.asarray(Image.open(PHOTO).convert("RGB").resize((480, 480), Image.BILINEAR))
+    decoded = _y4m(frame, tmp_path / "camera.y4m")
+    # What `edgefer predict --faces` says about the frame the fake camera shows.
+    expected = [p.label for _, p in EmotionClassifier(None).detect(decoded)]
+    assert len(expected) == 1
+
+    reports: queue.Queue = queue.Queue()
+    server, base = _serve(WebConfig(port=0), reports.put)
+    command = ["chromium", *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={tmp_path / 'camera.y4m'}",
+               f"--user-data-dir={tmp_path / 'profile'}", f"{base}/?camera=1&report=30"]
+    browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        report = reports.get(timeout=BROWSER_SECONDS)
+    except queue.Empty:
+        pytest.fail(f"the page sent no report within {BROWSER_SECONDS} s")
+    finally:
+        os.killpg(browser.pid, signal.SIGKILL)  # the browser's own process group, started above
+        browser.wait(timeout=30)
+        server.shutdown()
+        server.server_close()
+    assert report["frames"] >= 30 and report["fps"] > 0 and (report["width"], report["height"]) == (640, 480)
+    assert [face["label"] for face in report["faces"]] == expected
+    face = report["faces"][0]
+    assert abs(sum(face["scores"].values()) - 1) < 0.02 and set(face["scores"]) == set(LABELS)
+    png = base64.b64decode(report["screenshot"].split(",", 1)[1])
+    (tmp_path / "page.png").write_bytes(png)
+    if os.environ.get("EDGEFER_WEB_SCREENSHOT"):  # the README's picture: EDGEFER_WEB_SCREENSHOT=docs/web.png
+        Path(os.environ["EDGEFER_WEB_SCREENSHOT"]).write_bytes(png)
