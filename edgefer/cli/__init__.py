@@ -10,7 +10,10 @@ import sys
 import traceback
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # typer's own copy of click
+try:  # typer >= 0.2x raises from its own copy of click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from ..errors import EdgeferError
 from . import (  # noqa: F401  (register commands)
