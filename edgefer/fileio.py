@@ -56,8 +56,12 @@ def check_output_file(path: str | None, option: str) -> None:
     _check_folder(target.parent, f"{target}: {option}")
 
 
-def check_output_dir(path: str | None, option: str) -> None:
-    """Refuse an output folder that could not be created or written."""
+def check_output_dir(path: str | None, option: str, parents: bool = False) -> None:
+    """Refuse an output folder that could not be created or written.
+
+    With `parents`, missing folders above it are created too (a run folder under `runs/`),
+    so the nearest folder that exists must be writable.
+    """
     if path is None:
         return
     target = Path(path)
@@ -65,8 +69,11 @@ def check_output_dir(path: str | None, option: str) -> None:
         if not target.is_dir():
             raise ConfigError(f"{target}: {option} needs a directory, but this is a file")
         _check_folder(target, f"{target}: {option}")
-    else:
-        _check_folder(target.parent, f"{target}: {option}")
+        return
+    parent = target.parent
+    while parents and str(parent) and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    _check_folder(parent, f"{target}: {option}")
 
 
 def _check_folder(folder: Path, what: str) -> None:

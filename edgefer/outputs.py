@@ -24,6 +24,7 @@ class Output:
     option: str  # how the user named it, e.g. "--json"
     path: str | os.PathLike | None  # None or "-" (standard output): nothing to plan
     folder: bool = False  # a folder the command writes files into, rather than one file
+    parents: bool = False  # a folder whose missing parent folders the command creates (run folders)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,10 @@ def plan_outputs(outputs: Iterable[Output], inputs: Iterable[Input] = ()) -> Non
     """Check every output before any work; raises ConfigError naming the path and the options."""
     planned = [o for o in outputs if o.path is not None and str(o.path) not in ("", STDOUT)]
     for out in planned:
-        (check_output_dir if out.folder else check_output_file)(str(out.path), out.option)
+        if out.folder:
+            check_output_dir(str(out.path), out.option, parents=out.parents)
+        else:
+            check_output_file(str(out.path), out.option)
     # Only what exists can be lost; a name that is no path (a camera, "imagenet") is none.
     read = [i for i in inputs if i.path is not None and str(i.path) not in ("", STDOUT) and Path(i.path).exists()]
     for n, out in enumerate(planned):

@@ -1,6 +1,7 @@
 """The base install (no TensorFlow) keeps its promises; this also runs in the TF-free CI venv."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,11 @@ def test_training_without_the_extra_says_what_to_install(tmp_path):
         pass
     else:
         pytest.skip("TensorFlow is installed here; this checks the base install")
+    # In a folder without runs/, as on a fresh clone: the default run folder's parents are created.
+    work = tmp_path / "fresh"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-m", "edgefer", "train", "--data", str(tmp_path / "x.csv")],
-                            cwd=REPO, capture_output=True, text=True)
+                            cwd=work, capture_output=True, text=True, env=env)
     assert result.returncode == 2
     assert "pip install 'edgefer[train]'" in result.stderr

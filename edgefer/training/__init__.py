@@ -20,7 +20,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     """Train (or with `resume`, continue) the run `config` describes, on its engine."""
     config.validate()
     if not resume:
-        plan_outputs([Output("--out", config.out, folder=True)],
+        plan_outputs([Output("--out", config.out, folder=True, parents=True)],
                      [Input("--data", config.data), Input("--weights", config.weights, tree=False),
                       *(Input("--teacher", t, tree=False) for t in config.teachers)])
     if config.engine == "torch":
