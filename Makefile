@@ -2,6 +2,7 @@
 #   make demo   the shipped int8 model on a photo + the whole train -> int8 -> parity chain on generated faces
 #               (installs the `train` extra only: the demo uses neither torch nor OpenCV)
 #   make test   the test suite (full install: + torch, faces, dev), then the runtime tests in a TensorFlow-free install
+#   make wheel  dist/edgefer-VERSION-py3-none-any.whl: the device install, shipped models and the page's files inside
 # pip runs without -q so that the minutes of downloading show progress.
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,25 +10,29 @@ BASE_VENV ?= .venv-base
 PY := $(VENV)/bin/python
 BASE_PY := $(BASE_VENV)/bin/python
 
-.PHONY: demo test test-full test-base check-base-deps app-deps clean
+# setuptools' editable installs end with a boxed note about same-named folders in the working
+# directory; a checkout is exactly that case, so the box says nothing here.
+EDITABLE := PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -e
+
+.PHONY: demo test test-full test-base check-base-deps app-deps wheel clean
 
 # The full install also serves the demo, so it touches the demo's stamp too.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[train,torch,faces,dev]'
+	$(EDITABLE) '.[train,torch,faces,dev]'
 	touch $@ $(VENV)/.installed-demo
 
 $(VENV)/.installed-demo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[train]'
+	$(EDITABLE) '.[train]'
 	touch $@
 
 $(BASE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BASE_VENV)
 	$(BASE_PY) -m pip install --upgrade pip
-	$(BASE_PY) -m pip install -e . pytest
+	PYTHONWARNINGS='ignore:Editable installation' $(BASE_PY) -m pip install -e . pytest
 	touch $@
 
 demo: $(VENV)/.installed-demo
@@ -38,12 +43,14 @@ demo: $(VENV)/.installed-demo
 
 test: app-deps test-full test-base check-base-deps
 
+# pytest's default output names each test file as it starts it (-q would not), so a slow
+# file never looks hung.
 test-full: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest
 
 test-base: $(BASE_VENV)/.installed
 	$(BASE_PY) -c "import importlib.util as u, sys; sys.exit(u.find_spec('tensorflow') is not None)"
-	$(BASE_PY) -m pytest -q tests/test_runtime*.py tests/test_base_install.py
+	$(BASE_PY) -m pytest tests/test_runtime*.py tests/test_base_install.py
 
 # `pip install edgefer` must never pull TensorFlow: resolve the base install and look.
 check-base-deps: $(BASE_VENV)/.installed
@@ -55,9 +62,13 @@ check-base-deps: $(BASE_VENV)/.installed
 # mediapipe goes in without its dependencies (the same pin as pyproject's `mediapipe` extra):
 # its opencv-contrib-python would shadow the OpenCV 4 of the faces extra, whose Haar
 # cascades OpenCV 5 dropped; absl-py is the one it needs that the full install lacks.
+# apt's few hundred lines of unpacking go to a log; its tail is shown only if the install fails.
 app-deps: $(VENV)/.installed-mediapipe web/node_modules/.installed
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
-		|| echo "Chromium could not be installed: tests/test_web.py's browser test will skip"
+	command -v chromium >/dev/null || (echo "installing Chromium with apt-get (log: $(VENV)/apt-chromium.log)" \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		> $(VENV)/apt-chromium.log 2>&1) \
+		|| (tail -n 20 $(VENV)/apt-chromium.log; \
+			echo "Chromium could not be installed: tests/test_web.py's browser tests will skip")
 
 $(VENV)/.installed-mediapipe: $(VENV)/.installed
 	$(PY) -m pip install --no-deps 'mediapipe==1.2.2' 'absl-py~=2.3'
@@ -67,5 +78,11 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	(npm ci --prefix web --no-audit --no-fund && touch $@) \
 		|| echo "npm ci failed: tests/test_web.py's browser test will skip"
 
+# A fresh build/ each time: setuptools would otherwise pack files left there by an earlier build.
+wheel:
+	rm -rf build
+	$(PYTHON) -m pip wheel --no-deps --wheel-dir dist .
+	@ls -l dist/edgefer-*.whl
+
 clean:
-	rm -rf $(VENV) $(BASE_VENV) build *.egg-info web/node_modules
+	rm -rf $(VENV) $(BASE_VENV) build dist *.egg-info web/node_modules

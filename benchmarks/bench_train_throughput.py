@@ -73,7 +73,8 @@ def torch_rates(args, ds) -> tuple[float, float, float]:
     spec = get_family(args.family).preprocess_spec(args.size)
     faces = torch.from_numpy(resize_faces(ds.images, args.size)).to(device)
     labels = torch.from_numpy(ds.labels.astype(np.int64)).to(device)
-    data = _Data(faces, labels, faces[:0], labels[:0], torch.ones(7, device=device))
+    targets = torch.nn.functional.one_hot(labels, 7).float()
+    data = _Data(faces, targets, labels, faces[:0], labels[:0], torch.ones(7, device=device))
     session = _Session(config, device, Cluster())
     session.model.train()
     step = _make_step(session, data)
@@ -83,7 +84,7 @@ def torch_rates(args, ds) -> tuple[float, float, float]:
     def batch():
         idx = torch.randint(0, len(faces), (args.batch,), generator=gen, device=device)
         x, perm, lam = mix(augment(faces[idx].unsqueeze(1).float(), config.augment, gen), config.augment, gen)
-        return model_input(x, spec), labels[idx], perm, lam
+        return model_input(x, spec), targets[idx], perm, lam
 
     def timed(fn) -> float:
         for _ in range(3):

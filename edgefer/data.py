@@ -16,17 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ferplus
 from .datapack import SUFFIX, read_pack, write_pack
 from .errors import DataError
 from .labels import LABELS, NUM_CLASSES, label_index
 from .outputs import Input, Output, plan_outputs
-from .preprocessing import FACE_SIZE, to_face
+from .preprocessing import FACE_SIZE, to_face, to_gray
 
 log = logging.getLogger(__name__)
 
 PIXELS = FACE_SIZE * FACE_SIZE
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ALL = "all"
+FER2013_LABELS, FERPLUS_LABELS = "fer2013", "ferplus"
+FERPLUS_LABEL_FILE = "label.csv"
 # The split names that may be carved out of the data when it lacks them (train_val).
 CARVED_TRAIN, CARVED_VAL = "train", "val"
 # Kaggle's Usage values and the usual folder names are one vocabulary for --split.
@@ -34,6 +37,8 @@ _SPLIT_ALIASES = {
     "training": "train", "train": "train",
     "publictest": "val", "val": "val", "valid": "val", "validation": "val",
     "privatetest": "test", "test": "test",
+    # Microsoft's FER+ folders
+    "fer2013train": "train", "fer2013valid": "val", "fer2013test": "test",
 }
 
 
@@ -44,17 +49,26 @@ class FaceDataset:
     ids: np.ndarray  # (N,) str: CSV line number or image path, for reports
     source: str
     split: str
+    # (N, 10) uint8 FER+ vote counts (edgefer.ferplus.COLUMNS), zeros where FER+ has no
+    # label; None when the source has no votes.
+    votes: np.ndarray | None = None
+    # What `labels` are: FER2013's own labels, or (a FER+ folder, which has none) the
+    # seven-emotion argmax of the votes.
+    label_source: str = FER2013_LABELS
 
     def __post_init__(self) -> None:
         if len(self.images) != len(self.labels) or len(self.images) != len(self.ids):
             raise ValueError("images, labels and ids differ in length")
+        if self.votes is not None and self.votes.shape != (len(self.labels), len(ferplus.COLUMNS)):
+            raise ValueError(f"votes are {self.votes.shape}, expected ({len(self.labels)}, {len(ferplus.COLUMNS)})")
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: np.ndarray, split: str | None = None) -> "FaceDataset":
         return FaceDataset(
-            self.images[index], self.labels[index], self.ids[index], self.source, split or self.split
+            self.images[index], self.labels[index], self.ids[index], self.source, split or self.split,
+            None if self.votes is None else self.votes[index], self.label_source,
         )
 
     def class_counts(self) -> np.ndarray:
@@ -92,22 +106,25 @@ def _parse_pixels(text: str) -> np.ndarray | str:
     tokens = text.split()
     if len(tokens) != PIXELS:
         return f"expected {PIXELS} pixel values, found {len(tokens)}"
-    try:
-        values = np.array(tokens, dtype=np.int64)
-    except ValueError:
-        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-        return f"pixel value {bad!r} is not an integer"
-    if values.min() < 0 or values.max() > 255:
+    bad = next((t for t in tokens if not (t.isascii() and t.isdigit()) or len(t) > 3), None)
+    if bad is not None:
+        return f"pixel value {bad[:20]!r} is not an integer in 0..255"
+    values = np.array(tokens, dtype=np.int64)
+    if values.max() > 255:
         return "pixel values must lie in 0..255"
     return values.astype(np.uint8)
 
 
-def load_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDataset]:
-    """Kaggle FER2013 CSV (optionally .gz) -> {Usage: FaceDataset}. Rows without Usage go to 'all'."""
+def load_csv(path: str | Path, skip_bad: bool = False, votes: str | Path | None = None) -> dict[str, FaceDataset]:
+    """Kaggle FER2013 CSV (optionally .gz) -> {Usage: FaceDataset}. Rows without Usage go to 'all'.
+
+    `votes`: a FER+ votes file paired with this one row by row (:func:`ferplus.read_votes_csv`).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    labels, usages, pixel_rows, lines = [], [], [], []
+    labels, usages, pixel_rows, lines, ordinals = [], [], [], [], []
+    every_usage: list[str] = []  # one per data row, bad ones included: what a votes file pairs with
     bad: list[int] = []
     try:
         with _open_text(path) as fh:
@@ -121,20 +138,24 @@ def load_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDataset]
                 line = reader.line_num
                 if not row or all(not c.strip() for c in row):
                     continue
+                usage = row[i_use].strip() if i_use is not None and i_use < len(row) else ALL
+                every_usage.append(usage)
                 if len(row) != len(header):
                     _row_error(path, line, f"expected {len(header)} fields, found {len(row)}", skip_bad, bad)
                     continue
                 emotion = row[i_emo].strip()
-                if not emotion.isdigit() or int(emotion) >= NUM_CLASSES:
-                    _row_error(path, line, f"unknown emotion label {emotion!r} (expected 0-6)", skip_bad, bad)
+                if not (emotion.isascii() and emotion.isdigit()) or len(emotion) > 1 or int(emotion) >= NUM_CLASSES:
+                    _row_error(path, line, f"unknown emotion label {emotion[:20]!r} (expected 0-6)", skip_bad, bad)
                     continue
                 labels.append(int(emotion))
-                usages.append(row[i_use].strip() if i_use is not None else ALL)
+                usages.append(usage)
                 pixel_rows.append(row[i_pix])
                 lines.append(line)
+                ordinals.append(len(every_usage) - 1)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: unreadable CSV ({exc})") from None
 
+    vote_rows = None if votes is None else ferplus.read_votes_csv(votes, every_usage)[np.array(ordinals, dtype=np.int64)]
     images = _parse_all_pixels(path, pixel_rows, lines, skip_bad, bad)
     if bad:
         keep = np.isin(np.array(lines), np.array(bad), invert=True)
@@ -145,12 +166,14 @@ def load_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDataset]
     labels_arr = np.array(labels, dtype=np.int64)[keep]
     usage_arr = np.array(usages, dtype=object)[keep]
     ids = np.array([str(n) for n in lines], dtype=object)[keep]
+    vote_rows = None if vote_rows is None else vote_rows[keep]
     if len(labels_arr) == 0:
         raise DataError(f"{path}: no faces in the file")
     out = {}
     for usage in dict.fromkeys(usage_arr):  # first-seen order
         index = np.flatnonzero(usage_arr == usage)
-        out[usage] = FaceDataset(images[index], labels_arr[index], ids[index], str(path), usage)
+        out[usage] = FaceDataset(images[index], labels_arr[index], ids[index], str(path), usage,
+                                 None if vote_rows is None else vote_rows[index])
     return out
 
 
@@ -212,14 +235,82 @@ def _load_class_tree(folder: Path, split: str, skip_bad: bool) -> FaceDataset:
     return FaceDataset(images, np.array(labels, np.int64), np.array(ids, dtype=object), str(folder), split)
 
 
+def _face_box(text: str, where: str) -> tuple[int, int, int, int]:
+    parts = text.strip().strip("()").split(",")
+    if len(parts) != 4 or not all(p.strip().isascii() and p.strip().isdigit() and len(p.strip()) < 6 for p in parts):
+        raise DataError(f"{where}: face box {text[:40]!r} is not (x, y, width, height)")
+    x, y, w, h = (int(p) for p in parts)
+    if w == 0 or h == 0:
+        raise DataError(f"{where}: face box {text[:40]!r} is empty")
+    return x, y, w, h
+
+
+def _load_ferplus_split(folder: Path, skip_bad: bool) -> FaceDataset:
+    """One split of Microsoft's FER+ layout: ``label.csv`` (image, face box, ten votes) beside the PNGs.
+
+    FER+ has no FER2013 labels: `labels` are the seven-emotion argmax of the votes, and
+    faces none of whose votes name one of the seven carry no label (counted, left out).
+    """
+    label_file = folder / FERPLUS_LABEL_FILE
+    faces, votes, ids = [], [], []
+    skipped = no_emotion = 0
+    try:
+        with open(label_file, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            for row in reader:
+                if not row or all(not c.strip() for c in row):
+                    continue
+                where = f"{label_file}: line {reader.line_num}"
+                if len(row) != 2 + len(ferplus.COLUMNS):
+                    raise DataError(f"{where}: expected {2 + len(ferplus.COLUMNS)} fields "
+                                    "(image, face box, ten votes), found {len(row)}")
+                counts = [ferplus.parse_count(c, where, name) for c, name in zip(row[2:], ferplus.COLUMNS)]
+                if sum(counts) == 0:
+                    raise DataError(f"{where}: image {row[0].strip()[:60]!r} has no votes (they sum to 0)")
+                image = folder / row[0].strip()
+                if not row[0].strip() or Path(row[0].strip()).is_absolute() or ".." in Path(row[0].strip()).parts:
+                    raise DataError(f"{where}: image name {row[0][:60]!r} must be a file name inside {folder}")
+                if not image.is_file():
+                    raise DataError(f"{where}: image {row[0].strip()!r} named in {label_file.name} is missing")
+                x, y, w, h = _face_box(row[1], where)
+                try:
+                    face = to_face(to_gray(image)[y : y + h, x : x + w])
+                except DataError:
+                    if not skip_bad:
+                        raise
+                    skipped += 1
+                    continue
+                if not ferplus.emotion_votes(np.array([counts])).sum():
+                    no_emotion += 1
+                    continue
+                faces.append(face)
+                votes.append(counts)
+                ids.append(str(image))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{label_file}: unreadable ({exc})") from None
+    if skipped:
+        log.warning("%s: skipped %d unreadable image(s)", folder, skipped)
+    if no_emotion:
+        log.warning("%s: %d face(s) whose votes name none of the seven emotions carry no label; left out",
+                    folder, no_emotion)
+    vote_arr = np.array(votes, dtype=np.uint8).reshape(-1, len(ferplus.COLUMNS))
+    images = np.stack(faces) if faces else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
+    labels = ferplus.emotion_votes(vote_arr).argmax(axis=1).astype(np.int64)
+    return FaceDataset(images, labels, np.array(ids, dtype=object), str(folder), folder.name, vote_arr,
+                       FERPLUS_LABELS)
+
+
 def load_folder(root: str | Path, skip_bad: bool = False) -> dict[str, FaceDataset]:
-    """ROOT/<split>/<class>/*.png|jpg or ROOT/<class>/*.png|jpg (one split named 'all')."""
+    """ROOT/<split>/<class>/*.png|jpg, ROOT/<class>/*.png|jpg (one split named 'all'), or
+    Microsoft's FER+ layout ROOT/<split>/label.csv beside the images."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such directory")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir())
     if not subdirs:
         raise DataError(f"{root}: no split or class folders inside")
+    if any((p / FERPLUS_LABEL_FILE).is_file() for p in subdirs):
+        return {p.name: _load_ferplus_split(p, skip_bad) for p in subdirs if (p / FERPLUS_LABEL_FILE).is_file()}
     if all(label_index(p.name) is not None for p in subdirs):
         splits = {ALL: _load_class_tree(root, ALL, skip_bad)}
     else:
@@ -229,17 +320,22 @@ def load_folder(root: str | Path, skip_bad: bool = False) -> dict[str, FaceDatas
     return splits
 
 
-def load_splits(path: str | Path, skip_bad: bool = False) -> dict[str, FaceDataset]:
+def load_splits(path: str | Path, skip_bad: bool = False, votes: str | Path | None = None) -> dict[str, FaceDataset]:
+    """Every split of a data set; `votes` pairs a FER+ votes file with a FER2013 CSV."""
     path = Path(path)
+    if votes and not path.name.endswith((".csv", ".csv.gz")):
+        raise DataError(f"{votes}: --votes pairs with a FER2013 CSV; {path} is not one (FER+ folders and "
+                        "face packs made from voted data carry their votes)")
     if path.is_dir():
         return load_folder(path, skip_bad)
     if path.name.endswith((".csv", ".csv.gz")):
-        return load_csv(path, skip_bad)
+        return load_csv(path, skip_bad, votes or None)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     if path.suffix == SUFFIX:
-        return {name: FaceDataset(images, labels, ids, str(path), name)
-                for name, (images, labels, ids) in read_pack(path).items()}
+        return {name: FaceDataset(split.images, split.labels, split.ids, str(path), name, split.votes,
+                                  split.label_source)
+                for name, split in read_pack(path).items()}
     raise DataError(f"{path}: expected a FER2013 .csv/.csv.gz file, a .facepack or an image-folder directory")
 
 
@@ -255,9 +351,10 @@ def pick_split(splits: dict[str, FaceDataset], name: str, source: str = "data") 
     raise DataError(f"{source}: no split {name!r} (available: {', '.join(splits)})")
 
 
-def load_split(path: str | Path, split: str | None = None, skip_bad: bool = False) -> FaceDataset:
+def load_split(path: str | Path, split: str | None = None, skip_bad: bool = False,
+               votes: str | Path | None = None) -> FaceDataset:
     """One split; with split=None the file must hold just one, or a 'test'/'val' split is used."""
-    splits = load_splits(path, skip_bad)
+    splits = load_splits(path, skip_bad, votes)
     if split is not None:
         ds = pick_split(splits, split, str(path))
     elif len(splits) == 1:
@@ -297,6 +394,7 @@ def train_val(
     val_fraction: float = 0.1,
     seed: int = 0,
     skip_bad: bool = False,
+    votes: str | Path | None = None,
 ) -> tuple[FaceDataset, FaceDataset]:
     """The training and validation sets.
 
@@ -306,7 +404,7 @@ def train_val(
     the training set when the data has no such split. Any other name the data does not
     hold is an error naming the splits it holds.
     """
-    splits = load_splits(path, skip_bad)
+    splits = load_splits(path, skip_bad, votes)
     if train_split == CARVED_TRAIN and set(splits) == {ALL}:
         train = next(iter(splits.values()))
     else:
@@ -337,14 +435,15 @@ class PackConfig:
     out: str = ""
     splits: tuple[str, ...] = ()  # every split when empty
     skip_bad: bool = False
+    votes: str = ""  # a FER+ votes file paired with a FER2013 CSV source: the pack carries them
 
 
 def pack(config: PackConfig) -> dict:
     """``edgefer data pack``: the chosen splits of a data set as one face pack."""
     if not config.out.endswith(SUFFIX):
         raise DataError(f"{config.out}: a face pack's name ends in {SUFFIX} (that is how --data recognises it)")
-    plan_outputs([Output("--out", config.out)], [Input("SOURCE", config.source)])
-    splits = load_splits(config.source, config.skip_bad)
+    plan_outputs([Output("--out", config.out)], [Input("SOURCE", config.source), Input("--votes", config.votes)])
+    splits = load_splits(config.source, config.skip_bad, config.votes or None)
     if config.splits:
         chosen = [pick_split(splits, name, config.source) for name in config.splits]
         splits = {ds.split: ds for ds in chosen}

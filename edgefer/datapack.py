@@ -18,6 +18,7 @@ import lzma
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from .preprocessing import FACE_SIZE
 MAGIC = b"EDGEFER-FACEPACK 1\n"
 SUFFIX = ".facepack"
 CHUNK_FACES = 2048
+VOTE_COLUMNS = 10  # FER+ vote counts per face (edgefer.ferplus.COLUMNS)
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
 
 
@@ -64,7 +66,10 @@ def write_pack(path: str | Path, splits: dict) -> int:
             "faces": len(ds), "source": ds.source, "chunks": chunks,
             "labels": add(ds.labels.astype(np.uint8).tobytes()),
             "ids": add("\n".join(map(str, ds.ids)).encode()),
+            "label_source": ds.label_source,
         }
+        if ds.votes is not None:  # FER+ vote counts, when the source had them
+            header["splits"][name]["votes"] = add(np.ascontiguousarray(ds.votes, np.uint8).tobytes())
     raw = json.dumps(header).encode()
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(MAGIC + struct.pack("<Q", len(raw)) + raw)
@@ -73,8 +78,17 @@ def write_pack(path: str | Path, splits: dict) -> int:
     return Path(path).stat().st_size
 
 
-def read_pack(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """{split: (images, labels, ids)} from a face pack; a damaged or foreign file is one DataError."""
+@dataclass
+class PackedSplit:
+    images: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    votes: np.ndarray | None
+    label_source: str
+
+
+def read_pack(path: str | Path) -> dict[str, PackedSplit]:
+    """{split: PackedSplit} from a face pack; a damaged or foreign file is one DataError."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -104,16 +118,24 @@ def read_pack(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.nd
                 labels = np.frombuffer(blob(split["labels"]), np.uint8).astype(np.int64)
                 ids = np.array(blob(split["ids"]).decode().split("\n"), dtype=object)
                 ids = ids if len(images) else ids[:0]
-                _check_split(name, split, images, labels, ids)
-                out[name] = (images, labels, ids)
+                votes = (np.frombuffer(blob(split["votes"]), np.uint8).reshape(-1, VOTE_COLUMNS).copy()
+                         if "votes" in split else None)
+                _check_split(name, split, images, labels, ids, votes)
+                source = split.get("label_source", "fer2013")
+                if not isinstance(source, str) or source not in ("fer2013", "ferplus"):
+                    raise ValueError(f"split {name!r}: unknown label source {str(source)[:40]!r}")
+                out[name] = PackedSplit(images, labels, ids, votes, source)
     except (ValueError, KeyError, TypeError, IndexError, struct.error, lzma.LZMAError) as exc:
         raise DataError(f"{path}: damaged face pack ({exc})") from None
     return out
 
 
-def _check_split(name: str, split: dict, images: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> None:
+def _check_split(name: str, split: dict, images: np.ndarray, labels: np.ndarray, ids: np.ndarray,
+                 votes: np.ndarray | None) -> None:
     """A pack's blocks must agree with each other and its labels name the seven classes."""
     counts = {"header": split["faces"], "faces": len(images), "labels": len(labels), "ids": len(ids)}
+    if votes is not None:
+        counts["votes"] = len(votes)
     if len(set(counts.values())) != 1:
         raise ValueError(f"split {name!r}: its blocks disagree on the number of faces "
                          f"({', '.join(f'{k} {v}' for k, v in counts.items())})")

@@ -15,7 +15,8 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import EdgeferError, ModelError
+from .configtypes import check_range, load_structured, typed_values
+from .errors import ConfigError, EdgeferError, ModelError
 from .labels import LABELS
 from .preprocessing import PreprocessSpec
 
@@ -37,10 +38,17 @@ class ModelInfo:
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
+        if not self.labels or not all(isinstance(label, str) and label for label in self.labels):
+            raise ModelError(f"labels must be a list of names, got {self.labels!r:.80}")
         if self.output not in ("logits", "probabilities"):
             raise ModelError(f"model output must be 'logits' or 'probabilities', got {self.output!r}")
-        if not self.temperature > 0:
-            raise ModelError(f"temperature must be positive, got {self.temperature}")
+        # A NaN or infinite scale gives every face the same label: refused when the model loads.
+        try:
+            check_range("temperature", self.temperature, 0, low_open=True)
+            check_range("preprocess.mean", self.preprocess.mean)
+            check_range("preprocess.std", self.preprocess.std, 0, low_open=True)
+        except ConfigError as exc:
+            raise ModelError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -54,15 +62,26 @@ class ModelInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelInfo":
+        """A record as read from a file: every value of its field's type, or a ModelError."""
+        if not isinstance(data, dict):
+            raise ModelError("the record is not a mapping")
         data = dict(data)
         version = data.pop("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelError(f"format_version must be an integer, got {version!r:.40}")
         if version > FORMAT_VERSION:
             raise ModelError(
                 f"model metadata format {version} is newer than this edgefer understands "
                 f"({FORMAT_VERSION}); upgrade edgefer"
             )
-        data["preprocess"] = PreprocessSpec.from_dict(data.get("preprocess", {}))
-        return cls(**data)
+        preprocess, source = data.pop("preprocess", {}), data.pop("source", {})
+        if not isinstance(preprocess, dict) or not isinstance(source, dict):
+            raise ModelError("preprocess and source must be mappings")
+        try:
+            return cls(**typed_values(cls, data), source=source,
+                       preprocess=PreprocessSpec.from_dict(typed_values(PreprocessSpec, preprocess, "preprocess.")))
+        except ConfigError as exc:
+            raise ModelError(str(exc)) from None
 
 
 # --- minimal flatbuffer reader for the TFLite schema -------------------------------
@@ -151,7 +170,7 @@ def read_model_info(data: bytes, name: str = "model") -> ModelInfo | None:
     if raw is None:
         return None
     try:
-        return ModelInfo.from_dict(json.loads(raw.decode("utf-8")))
+        return ModelInfo.from_dict(load_structured(raw.decode("utf-8"), name, error=ModelError))
     except (ValueError, TypeError, EdgeferError) as exc:  # EdgeferError: a record describing an impossible model
         raise ModelError(f"{name}: embedded edgefer metadata is unreadable ({exc})") from None
 

@@ -16,14 +16,20 @@ from typing import Any
 import numpy as np
 
 from .data import FaceDataset, load_split
+from .configtypes import MAX_BATCH, MAX_SEED, check_range
 from .errors import ConfigError
 from .fileio import write_json, write_text
+from .inference import Predictor
 from .labels import LABELS
 from .metrics import confusion_matrix, mcc, top_k_accuracy
 from .outputs import Input, Output, plan_outputs, report_outputs
 from .plots import confusion_matrices, reliability_diagram
 from .predictors import load_predictor
-from .scoring import Predictor, score
+from .provenance import stamp_model, stamp_run
+from .runtime.model import resolve_model
+from .runtime.zoo import DEFAULT_MODEL_NAME, is_shipped
+from .training.rundir import run_input
+from .scoring import score
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +43,19 @@ class ParityThresholds:
 
     def validate(self) -> None:
         for name in ("max_top1_drop", "max_top3_drop", "max_mcc_drop"):
-            if not getattr(self, name) >= 0:
+            if not 0 <= getattr(self, name) <= 2:  # MCC spans [-1, 1]; NaN refused
                 raise ConfigError(f"{name} is a largest allowed drop: it must be at least 0, got {getattr(self, name)}")
         if not 0 <= self.min_agreement <= 1:
             raise ConfigError(f"min_agreement is a fraction: it must lie in 0..1, got {self.min_agreement}")
 
 
+MAX_BOOTSTRAP = 100_000  # far past where the interval stops moving; each resample scores every face
+
+
 @dataclass
 class ParityConfig:
     reference: str = ""
-    candidate: str = "default"
+    candidate: str = DEFAULT_MODEL_NAME
     data: str = ""
     split: str | None = None
     json: str | None = None
@@ -56,6 +65,7 @@ class ParityConfig:
     batch_size: int = 256
     num_threads: int | None = None
     skip_bad: bool = False
+    votes: str | None = None  # FER+ votes paired with a FER2013 CSV: both label sets are reported
 
 
 def mcnemar_p(ref_correct: np.ndarray, cand_correct: np.ndarray) -> float:
@@ -113,6 +123,9 @@ def compare(
     }
     for key in ("top1", "top3", "mcc", "macro_f1", "log_loss", "ece"):
         report[f"delta_{key}"] = cand_report[key] - ref_report[key]
+    if "ferplus" in ref_report and ref_report["ferplus"]["top1"] is not None:
+        for key in ("top1", "mean_vote_share"):
+            report[f"delta_ferplus_{key}"] = cand_report["ferplus"][key] - ref_report["ferplus"][key]
     report["agreement"] = float(agree.mean())
     report["ci95"] = bootstrap_deltas(y, ref_probs, cand_probs, bootstrap, seed) if bootstrap else {}
     report["mcnemar_p"] = mcnemar_p(ref_pred == y, cand_pred == y)
@@ -143,7 +156,7 @@ def compare(
 def summary_table(report: dict[str, Any]) -> str:
     lines = [f"{'check':<16} {'value':>9} {'limit':>9}  result"]
     for c in report["checks"]:
-        lines.append(f"{c['check']:<16} {c['value']:>9.4f} {c['op']}{c['limit']:>8.4f}  {'PASS' if c['passed'] else 'FAIL'}")
+        lines.append(f"{c['check']:<16} {_r4(c['value']):>9.4f} {c['op']}{c['limit']:>8.4f}  {'PASS' if c['passed'] else 'FAIL'}")
     lines.append(f"parity: {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines)
 
@@ -161,17 +174,33 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for key in ("top1", "top3", "mcc", "macro_f1", "log_loss", "ece"):
         ci = report["ci95"].get(f"delta_{key}")
-        ci_text = f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""
-        rows.append(f"| {key} | {ref[key]:.4f} | {cand[key]:.4f} | {report[f'delta_{key}']:+.4f} | {ci_text} |")
+        ci_text = f"[{_r4(ci[0]):+.4f}, {_r4(ci[1]):+.4f}]" if ci else ""
+        rows.append(f"| {key} | {ref[key]:.4f} | {cand[key]:.4f} | {_r4(report[f'delta_{key}']):+.4f} | {ci_text} |")
+    if "delta_ferplus_top1" in report:
+        for key, name in (("top1", "FER+ plurality top1"), ("mean_vote_share", "FER+ mean vote share")):
+            rows.append(f"| {name} | {ref['ferplus'][key]:.4f} | {cand['ferplus'][key]:.4f} | "
+                        f"{_r4(report[f'delta_ferplus_{key}']):+.4f} | |")
+        rows += ["", f"FER+ plurality scores count {ref['ferplus']['counts']['scored']} faces "
+                 f"({_excluded(ref['ferplus']['counts'])})."]
     rows += ["", f"Agreement {report['agreement']:.4f}; McNemar p = {report['mcnemar_p']:.3g}; "
              f"{len(report['disagreements'])} faces disagree.", "",
              "| check | value | limit | result |", "|---|---:|---:|---|"]
     for c in report["checks"]:
-        rows.append(f"| {c['check']} | {c['value']:.4f} | {c['op']} {c['limit']} | {'PASS' if c['passed'] else 'FAIL'} |")
+        rows.append(f"| {c['check']} | {_r4(c['value']):.4f} | {c['op']} {c['limit']} | {'PASS' if c['passed'] else 'FAIL'} |")
     rows += ["", "| class | recall delta |", "|---|---:|"]
-    rows += [f"| {k} | {v:+.4f} |" for k, v in report["per_class_recall_delta"].items()]
+    rows += [f"| {k} | {_r4(v):+.4f} |" for k, v in report["per_class_recall_delta"].items()]
     rows += ["", f"**{'PASS' if report['passed'] else 'FAIL'}**", ""]
     return "\n".join(rows)
+
+
+def _r4(value: float) -> float:
+    """Rounded as printed, without a sign on zero: a drop of -1e-9 reads 0.0000, not -0.0000."""
+    return round(value, 4) + 0.0
+
+
+def _excluded(counts: dict[str, int]) -> str:
+    return (f"excluded: {counts['ties']} ties, {counts['non_emotion']} non-emotion pluralities, "
+            f"{counts['no_votes']} without votes")
 
 
 def write_parity_files(report: dict[str, Any], json_path: str | Path) -> None:
@@ -189,23 +218,27 @@ def write_parity_files(report: dict[str, Any], json_path: str | Path) -> None:
 
 def parity(config: ParityConfig) -> dict[str, Any]:
     config.thresholds.validate()
-    if config.bootstrap < 0 or config.batch_size < 1:
-        raise ConfigError(f"--bootstrap must be at least 0 and the batch size at least 1, "
-                          f"got {config.bootstrap} and {config.batch_size}")
+    check_range("--bootstrap", config.bootstrap, 0, MAX_BOOTSTRAP)
+    check_range("--batch-size", config.batch_size, 1, MAX_BATCH)
+    check_range("--seed", config.seed, 0, MAX_SEED)
     companions = [Output("--json", f"{Path(config.json).with_suffix('')}.md")] if config.json else []
     plan_outputs([*report_outputs(config.json), *companions],
-                 [Input("--data", config.data), Input("REFERENCE", config.reference, tree=False),
-                  Input("CANDIDATE", None if config.candidate == "default" else config.candidate, tree=False)])
+                 [Input("--data", config.data), Input("--votes", config.votes),
+                  run_input("REFERENCE", config.reference),
+                  run_input("CANDIDATE", None if is_shipped(config.candidate) else config.candidate)])
     reference = load_predictor(config.reference, config.num_threads)
     candidate = load_predictor(config.candidate, config.num_threads)
     if tuple(reference.info.labels) != tuple(candidate.info.labels):
         from .errors import ModelError
 
         raise ModelError(f"{candidate.name}: its labels differ from the reference's; they cannot be compared")
-    dataset = load_split(config.data, config.split, config.skip_bad)
+    dataset = load_split(config.data, config.split, config.skip_bad, config.votes)
     log.info("parity on %s [%s], %d faces", dataset.source, dataset.split, len(dataset))
     report = compare(reference, candidate, dataset, config.thresholds, config.bootstrap, config.seed,
                      config.batch_size)
+    stamp_model(report["reference"], resolve_model(config.reference))
+    stamp_model(report["candidate"], resolve_model(config.candidate))
+    stamp_run(report, config.data)
     if config.json:
         write_parity_files(report, config.json)
     return report

@@ -1,8 +1,8 @@
 """Load any model edgefer can score, by what the user names: the thin dispatcher on top.
 
-``default`` (the shipped int8 model) and ``.tflite`` files run on the TensorFlow-free
+Shipped models (by name) and ``.tflite`` files run on the TensorFlow-free
 runtime; run directories (either engine), ``.keras`` and ``.safetensors`` files run
-in Keras (the ``train`` extra). The scoring maths is in :mod:`edgefer.scoring`.
+in Keras (the ``train`` extra). The run-time maths is in :mod:`edgefer.inference`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ConfigError, ModelError
-from .scoring import FlipAveraged, Predictor
+from .inference import FlipAveraged, Predictor
 
 
 def load_predictor(model: str | Path, num_threads: int | None = None, flip_tta: bool = False) -> Predictor:
@@ -21,10 +21,10 @@ def load_predictor(model: str | Path, num_threads: int | None = None, flip_tta: 
 def _load_predictor(model: str | Path, num_threads: int | None) -> Predictor:
     from .runtime.predictor import TFLitePredictor
 
-    text = str(model)
-    from .runtime.model import SHIPPED_MODELS, shipped_model_path
+    from .runtime.zoo import is_shipped, shipped_model_path
 
-    if text in SHIPPED_MODELS:
+    text = str(model)
+    if is_shipped(text):
         return TFLitePredictor(shipped_model_path(text), num_threads)
     path = Path(text)
     if path.suffix == ".tflite" and path.is_file():
@@ -39,8 +39,8 @@ def _load_predictor(model: str | Path, num_threads: int | None) -> Predictor:
     except (ConfigError, ImportError):
         if not has_train_extra():
             raise ConfigError(f"{path}: scoring a run directory or a .keras/.safetensors model needs the train "
-                              "extra (TensorFlow): pip install 'edgefer[train]'; .tflite models and 'default' "
-                              "need only the base install") from None
+                              "extra (TensorFlow): pip install 'edgefer[train]'; .tflite models and shipped "
+                              "models need only the base install") from None
         raise
     return KerasPredictor(path)
 

@@ -57,6 +57,12 @@ class PreprocessSpec:
     def input_shape(self) -> tuple[int, int, int]:
         return (self.input_size, self.input_size, self.channels)
 
+    @property
+    def takes_canonical_face(self) -> bool:
+        """Whether a model with this spec takes the canonical face itself (any resize to its
+        network's size is inside it), so every runtime feeds it alike."""
+        return self.input_size == self.face_size
+
     def normalize(self, x: Any) -> Any:
         """Value scaling; works on float NumPy arrays and TensorFlow tensors alike."""
         return (x - self.mean) / self.std
@@ -208,12 +214,41 @@ def to_rgb(image: FaceInput) -> np.ndarray:
 
 
 def to_face(image: FaceInput, face_size: int = FACE_SIZE) -> np.ndarray:
-    """Any image (path, PIL image, array of any size and mode) -> uint8 face_size x face_size."""
+    """Any image (path, PIL image, array of any size and mode) -> uint8 face_size x face_size,
+    resampled as :func:`sample_bilinear` does."""
     gray = to_gray(image)
-    if gray.shape != (face_size, face_size):
-        resized = Image.fromarray(gray, mode="L").resize((face_size, face_size), Image.BILINEAR)
-        gray = np.asarray(resized, dtype=np.uint8)
-    return gray
+    return gray if gray.shape == (face_size, face_size) else sample_bilinear(gray, face_size)
+
+
+# Sub-pixel positions in 1/32 steps and 10-bit weights: OpenCV's warpAffine (INTER_LINEAR),
+# which MediaPipe Tasks' CPU image-to-tensor step calls to fit a crop to a model's input.
+_SUBPIXEL_BITS, _POSITION_BITS = 5, 10
+
+
+def _sample_positions(source: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left index, right index, weight of the right one in 1/32) of each output pixel: output
+    pixel i samples the source at i * source / size, rounded to 1/32, edges replicated."""
+    i = np.arange(size, dtype=np.int64)
+    # round(i * source / size * 2**10) in integers (never a tie for a 48 px face), then OpenCV's shift.
+    fixed = (2 * i * source * (1 << _POSITION_BITS) + size) // (2 * size)
+    position = (fixed + (1 << (_POSITION_BITS - _SUBPIXEL_BITS - 1))) >> (_POSITION_BITS - _SUBPIXEL_BITS)
+    left = position >> _SUBPIXEL_BITS
+    return (np.minimum(left, source - 1), np.minimum(left + 1, source - 1),
+            position & ((1 << _SUBPIXEL_BITS) - 1))
+
+
+def sample_bilinear(gray: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W) -> uint8 (size, size) by bilinear sampling without prefiltering, bit for bit
+    as MediaPipe Tasks' ImageClassifier resizes a crop on the CPU: every runtime that feeds a
+    model the canonical face (a 48 px crop, or a larger one it resizes this way) gets edgefer's answer."""
+    y0, y1, fy = _sample_positions(gray.shape[0], size)
+    x0, x1, fx = _sample_positions(gray.shape[1], size)
+    g = gray.astype(np.int64)
+    one = 1 << _SUBPIXEL_BITS
+    wy, wx = fy[:, None], fx[None, :]
+    total = ((one - wy) * ((one - wx) * g[y0][:, x0] + wx * g[y0][:, x1])
+             + wy * ((one - wx) * g[y1][:, x0] + wx * g[y1][:, x1]))
+    return ((total + (1 << (2 * _SUBPIXEL_BITS - 1))) >> (2 * _SUBPIXEL_BITS)).astype(np.uint8)
 
 
 def resize_faces(faces: np.ndarray, size: int) -> np.ndarray:

@@ -1,3 +1,4 @@
+import importlib
 import os
 from pathlib import Path
 
@@ -14,6 +15,22 @@ try:
 except ImportError:
     pass
 from edgefer.synthetic import fer_csv  # noqa: E402
+
+
+def missing_app_dependency(reason: str) -> None:
+    """Skip for want of an app-runtime dependency (Chromium, an npm package, MediaPipe); under
+    CI=true, where `make app-deps` installed them, their absence fails the run instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def import_app_dependency(name: str):
+    """``pytest.importorskip``, except that under CI=true a missing module fails (see above)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing_app_dependency(f"{name} cannot be imported ({exc})")
 
 
 def has_tensorflow() -> bool:

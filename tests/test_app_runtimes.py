@@ -1,13 +1,16 @@
-"""Models that app runtimes load: graph edits (RGB luma in, calibrated softmax out), the standard
-TFLite Metadata, and MediaPipe Tasks' own ImageClassifier as the consumer.
+"""Models that app runtimes load: graph edits (the canonical RGB face in, luma and resize to the
+network's size in the graph, calibrated softmax out), the standard TFLite Metadata, and MediaPipe
+Tasks' own ImageClassifier as the consumer, given crops of several sizes that each runtime resizes.
 
 The committed tiny fixtures (tests/fixtures) are edited here as an export edits its models;
-the MediaPipe tests skip where ``mediapipe`` is not installed (``make mediapipe`` installs it).
+the MediaPipe tests skip where ``mediapipe`` is not installed (``make mediapipe`` installs it),
+and fail there under ``CI=true``.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,14 +18,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import import_app_dependency
+
 from edgefer.errors import ModelError
-from edgefer.export.graph import for_app_runtimes, has_app_graph, integer_luma, upgrade_model
+from conftest import requires_tf
+from edgefer.export.graph import (
+    add_luma_input,
+    add_softmax_output,
+    app_graph_info,
+    for_app_runtimes,
+    has_app_graph,
+    integer_luma,
+    upgrade_model,
+)
 from edgefer.export.tflite_metadata import LABELS_FILE, METADATA_NAME, stamp, stamp_file
 from edgefer.labels import LABELS
 from edgefer.metadata import embed_model_info, packed_files, read_metadata_entries, read_model_info
-from edgefer.preprocessing import LUMA_WEIGHTS, resize_faces
-from edgefer.runtime import EmotionClassifier, TFLiteModel, default_model_path
-from edgefer.scoring import softmax
+from edgefer.preprocessing import FACE_SIZE, LUMA_WEIGHTS, PreprocessSpec, resize_faces, sample_bilinear
+from edgefer.runtime import EmotionClassifier, TFLiteModel
+from edgefer.runtime.zoo import SHIPPED_MODELS, shipped_model_path
+from edgefer.inference import softmax
 from edgefer.synthetic import faces
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -101,7 +116,7 @@ def test_quantized_input_takes_raw_pixels_whatever_range_calibration_saw():
 
 
 def test_standard_metadata_fields_and_labels_file():
-    schema = pytest.importorskip("mediapipe.tasks.metadata.metadata_schema_py_generated")
+    schema = import_app_dependency("mediapipe.tasks.metadata.metadata_schema_py_generated")
     blob = _app_model("uint8")
     raw = read_metadata_entries(blob)[METADATA_NAME]
     meta = schema.ModelMetadataT.InitFromObj(schema.ModelMetadata.GetRootAs(raw, 0))
@@ -153,7 +168,7 @@ def _mediapipe_scores(classifier, mp, rgb: np.ndarray) -> np.ndarray:
 
 
 def _open_classifier(path: Path):
-    mp = pytest.importorskip("mediapipe")
+    mp = import_app_dependency("mediapipe")
     vision = importlib.import_module("mediapipe.tasks.python.vision")
     base = importlib.import_module("mediapipe.tasks.python.core.base_options")
     options = vision.ImageClassifierOptions(base_options=base.BaseOptions(model_asset_path=str(path)),
@@ -161,13 +176,19 @@ def _open_classifier(path: Path):
     return mp, vision.ImageClassifier.create_from_options(options)
 
 
-def _compare_runtimes(classifier, mp, path: Path, x: np.ndarray) -> tuple[float, float]:
-    """(top-1 agreement, mean absolute score difference) of MediaPipe and EmotionClassifier."""
+def _crop(face: np.ndarray, size: int) -> np.ndarray:
+    """A grey 48 px face as an RGB crop of `size` px (upscaled as a camera's larger crop would be)."""
+    grey = face if size == face.shape[0] else np.asarray(Image.fromarray(face).resize((size, size), Image.BILINEAR))
+    return np.repeat(grey[..., None], 3, -1)
+
+
+def _compare_runtimes(classifier, mp, path: Path, x: np.ndarray, size: int) -> tuple[float, float]:
+    """(top-1 agreement, mean absolute score difference) of MediaPipe and EmotionClassifier, each
+    given the same `size` px crops and resizing them itself."""
+    crops = [_crop(face, size) for face in x]
     runtime = EmotionClassifier(path)
-    ours = np.array([[p.probabilities[label] for label in LABELS] for p in runtime.predict_batch(list(x))])
-    # Faces at the model's input size, so only the runtimes differ.
-    theirs = np.array([_mediapipe_scores(classifier, mp, np.repeat(f[..., None], 3, -1))
-                       for f in resize_faces(x, runtime.info.preprocess.input_size)])
+    ours = np.array([[p.probabilities[label] for label in LABELS] for p in runtime.predict_batch(crops)])
+    theirs = np.array([_mediapipe_scores(classifier, mp, crop) for crop in crops])
     return float(np.mean(theirs.argmax(1) == ours.argmax(1))), float(np.abs(theirs - ours).mean())
 
 
@@ -180,20 +201,89 @@ def mediapipe_classifier(tmp_path_factory):
         yield classifier, mp, path
 
 
-def test_mediapipe_names_edgefers_labels_and_agrees_with_the_runtime(mediapipe_classifier):
+@pytest.mark.parametrize("size", [FACE_SIZE, 160])
+def test_mediapipe_names_edgefers_labels_and_agrees_with_the_runtime(mediapipe_classifier, size):
     classifier, mp, path = mediapipe_classifier
-    agreement, mean_diff = _compare_runtimes(classifier, mp, path, faces(12, seed=5)[0])
+    agreement, mean_diff = _compare_runtimes(classifier, mp, path, faces(12, seed=5)[0], size)
     assert agreement >= 0.99 and mean_diff <= 0.01
 
 
-def test_mediapipe_loads_the_shipped_model():
-    shipped = default_model_path()
-    if not has_app_graph(read_model_info(shipped.read_bytes())):
-        pytest.skip("the shipped model predates the app-runtime export: re-export it, or stamp_file it")
-    mp, classifier = _open_classifier(shipped)
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_mediapipe_agrees_with_the_runtime_on_every_shipped_model_at_every_crop_size(name):
+    path = shipped_model_path(name)
+    info = read_model_info(path.read_bytes())
+    assert info.preprocess.takes_canonical_face  # else MediaPipe resizes crops to another size than edgefer
+    mp, classifier = _open_classifier(path)
+    x = faces(2, seed=9)[0]
     with classifier:
-        agreement, mean_diff = _compare_runtimes(classifier, mp, shipped, faces(3, seed=9)[0])
-    assert agreement >= 0.99 and mean_diff <= 0.01
+        for size in (FACE_SIZE, info.source["app_graph"].get("network_size", FACE_SIZE), 160):
+            agreement, mean_diff = _compare_runtimes(classifier, mp, path, x, size)
+            assert agreement >= 0.99 and mean_diff <= 0.01, (size, agreement, mean_diff)
+
+
+def _pixel_echo_model(size: int) -> bytes:
+    """A uint8 model whose scores are its input pixels: what MediaPipe fed it, laid bare."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT()
+    model.version, model.buffers = 3, [schema.BufferT() for _ in range(3)]
+    shape = schema.BufferT()
+    shape.data = np.frombuffer(np.array([1, size * size * 3], np.int32).tobytes(), np.uint8)
+    model.buffers.append(shape)
+
+    def tensor(name, dims, buffer, kind=schema.TensorType.UINT8):
+        t = schema.TensorT()
+        t.name, t.type, t.shape, t.buffer = name, kind, dims, buffer
+        if kind == schema.TensorType.UINT8:
+            t.quantization = schema.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [1.0], [0]
+        return t
+
+    graph = schema.SubGraphT()
+    graph.tensors = [tensor(b"in", [1, size, size, 3], 1), tensor(b"out", [1, size * size * 3], 2),
+                     tensor(b"shape", [2], 3, schema.TensorType.INT32)]
+    graph.inputs, graph.outputs = [0], [1]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.RESHAPE
+    code.version = 1
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 2], [1]
+    graph.operators, model.operatorCodes, model.subgraphs = [op], [code], [graph]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_to_face_resizes_a_crop_exactly_as_mediapipe_does(tmp_path):
+    mp = pytest.importorskip("mediapipe")
+    vision = importlib.import_module("mediapipe.tasks.python.vision")
+    base = importlib.import_module("mediapipe.tasks.python.core.base_options")
+    path = tmp_path / "echo.tflite"
+    path.write_bytes(_pixel_echo_model(FACE_SIZE))
+    options = vision.ImageClassifierOptions(base_options=base.BaseOptions(model_asset_path=str(path)), max_results=-1)
+    rng = np.random.default_rng(0)
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        for h, w in [(48, 48), (96, 96), (160, 160), (100, 60), (37, 129), (20, 20)]:
+            rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+            fed = np.zeros(FACE_SIZE * FACE_SIZE * 3)
+            for category in result.classifications[0].categories:
+                fed[category.index] = category.score
+            ours = np.stack([sample_bilinear(rgb[..., c], FACE_SIZE) for c in range(3)], -1)
+            assert np.array_equal(fed.reshape(ours.shape), ours), (h, w)
+
+
+def test_sample_bilinear_is_opencvs_warp_affine():
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(1)
+    for h in [1, 2, 5, 33, 47, 48, 49, 64, 96, 97, 160, 333, 641]:
+        for w in (h, h // 2 + 3, h + 17):
+            grey = rng.integers(0, 256, (h, w), dtype=np.uint8)
+            matrix = np.float64([[FACE_SIZE / w, 0, 0], [0, FACE_SIZE / h, 0]])
+            expected = cv2.warpAffine(grey, matrix, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE)
+            assert np.array_equal(sample_bilinear(grey, FACE_SIZE), expected), (h, w)
 
 
 def test_mediapipe_gives_a_colour_crop_and_its_grey_version_the_same_answer(mediapipe_classifier):
@@ -219,3 +309,59 @@ def test_mobile_docs_python_snippet_runs(mediapipe_classifier, tmp_path, monkeyp
     exec(compile(block, "docs/mobile.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.split()[0] in LABELS for line in lines)
+
+
+# --- the exporter's conversion step: a new export takes the canonical face ------------------
+
+@pytest.fixture(scope="module")
+def tiny_64px_int8():
+    """A tiny Keras network at 64 px converted to int8 logits, per --io, with its record."""
+    from edgefer.export.convert import convert, representative_data
+    from edgefer.metadata import ModelInfo
+    from edgefer.preprocessing import model_input
+    from edgefer.training.keras_env import keras
+
+    keras.utils.set_random_seed(0)
+    spec = PreprocessSpec(input_size=64)
+    inputs = keras.Input(spec.input_shape)
+    hidden = keras.layers.Conv2D(6, 3, strides=2, activation="relu")(inputs)
+    hidden = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(len(LABELS))(keras.layers.GlobalAveragePooling2D()(hidden)))
+    calibration = model_input(faces(4, seed=1)[0], spec)
+    info = ModelInfo(preprocess=spec, output="logits", temperature=1.3)
+    return {io: convert(model, "int8", representative_data(calibration), io) for io in ("uint8", "int8")}, info
+
+
+@requires_tf
+@pytest.mark.parametrize("io", ["uint8", "int8"])
+def test_new_exports_take_the_canonical_face_and_answer_as_the_network_did(tiny_64px_int8, io):
+    blobs, info = tiny_64px_int8
+    network = TFLiteModel(embed_model_info(blobs[io], info))  # fed faces resized by edgefer (Pillow) to 64 px
+    exported = TFLiteModel(embed_model_info(for_app_runtimes(blobs[io], info.preprocess, info.temperature),
+                                            app_graph_info(info, info.temperature)))
+    assert exported._input.shape == (1, FACE_SIZE, FACE_SIZE, 3) and exported.input_dtype == np.dtype(io)
+    assert exported.info.preprocess.takes_canonical_face
+    assert exported.info.source["app_graph"]["network_size"] == 64
+    x, _ = faces(3, seed=4)
+    expected = softmax(network.run_faces(x).astype(np.float64), info.temperature)
+    got = exported.run_faces(x)
+    # The in-graph resize is Pillow's, bit for bit; the int8 softmax's 1/256 step is the difference.
+    assert (got.argmax(1) == expected.argmax(1)).all() and np.abs(got - expected).max() <= 1 / 256 + 1e-6
+
+
+@requires_tf
+def test_a_model_without_the_canonical_input_warns_once_and_upgrades(tiny_64px_int8, caplog):
+    blobs, info = tiny_64px_int8
+    old_style = embed_model_info(add_softmax_output(add_luma_input(blobs["uint8"], info.preprocess), info.temperature),
+                                 replace(app_graph_info(info, info.temperature), preprocess=info.preprocess))
+    with caplog.at_level(logging.WARNING, logger="edgefer.runtime.model"):
+        old = TFLiteModel(old_style)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "not the canonical 48 px face" in warning and "\n" not in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="edgefer.runtime.model"):
+        upgraded = TFLiteModel(stamp(upgrade_model(old_style)))
+    assert not caplog.records and upgraded._input.shape == (1, FACE_SIZE, FACE_SIZE, 3)
+    x, _ = faces(3, seed=6)
+    assert np.abs(upgraded.run_faces(x) - old.run_faces(x)).max() <= 1 / 256 + 1e-6
+    assert upgrade_model(stamp(upgrade_model(old_style))) == stamp(upgrade_model(old_style))

@@ -31,8 +31,7 @@ def test_tensorflow_start_up_logs_stay_out_of_errors(tmp_path):
 
 
 @requires_tf
-def test_a_killed_export_leaves_its_report_and_no_hidden_files(tiny_run, synthetic_csv, tmp_path):
-    import json
+def test_a_killed_export_leaves_nothing(tiny_run, synthetic_csv, tmp_path):
     import signal
 
     out = tmp_path / "export"
@@ -47,9 +46,7 @@ def test_a_killed_export_leaves_its_report_and_no_hidden_files(tiny_run, synthet
     finally:
         proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM
-    assert [p.name for p in out.iterdir()] == ["export_report.json"]
-    report = json.loads((out / "export_report.json").read_text())
-    assert report["passed"] is False and "SystemExit" in report["failure"]
+    assert not out.exists()  # the folder it made, the report it wrote and the hidden files are gone
 
 
 def test_unwritable_outputs_fail_before_any_work(tmp_path, capsys):

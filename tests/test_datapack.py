@@ -35,7 +35,7 @@ def test_extreme_pixels_survive_the_residual(tmp_path):
     faces = rng.choice(np.array([0, 1, 254, 255], np.uint8), size=(5000, 48, 48))  # > one chunk, worst-case jumps
     ds = FaceDataset(faces, rng.integers(0, 7, 5000), np.array([str(i) for i in range(5000)], dtype=object), "x", "all")
     write_pack(tmp_path / "x.facepack", {"all": ds})
-    np.testing.assert_array_equal(read_pack(tmp_path / "x.facepack")["all"][0], faces)
+    np.testing.assert_array_equal(read_pack(tmp_path / "x.facepack")["all"].images, faces)
 
 
 def test_training_reads_a_pack_like_the_csv(packed, synthetic_csv):

@@ -114,7 +114,7 @@ def test_qat_int8_export_is_full_integer(qat_export):
     # The reported parity is what the written int8 file and the float model do on the val split.
     from edgefer.data import load_split
     from edgefer.predictors import load_predictor
-    from edgefer.scoring import logits
+    from edgefer.inference import logits
 
     val = load_split(report["data"]["path"], report["data"]["val_split"])
     float_top1 = np.argmax(logits(load_predictor(report["model"]), val.images), axis=1)

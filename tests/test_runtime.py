@@ -84,6 +84,23 @@ def test_runtime_never_imports_tensorflow():
     assert result.stdout.strip() == "[]"
 
 
+def test_runtime_stands_on_a_base_that_reads_no_dataset_computes_no_report_and_draws_nothing():
+    code = (
+        "import sys, numpy as np\n"
+        "import edgefer.runtime, edgefer.runtime.predict, edgefer.runtime.video, edgefer.runtime.bench\n"
+        f"c = edgefer.runtime.EmotionClassifier({str(INT8)!r}, flip_tta=True)\n"
+        "c.predict(np.zeros((64, 64, 3), np.uint8))\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('edgefer'))\n"
+        "assert 'edgefer.runtime.classifier' in loaded and 'edgefer.inference' in loaded, loaded\n"
+        "workbench = ('edgefer.data', 'edgefer.datapack', 'edgefer.ferplus', 'edgefer.metrics', 'edgefer.plots',\n"
+        "             'edgefer.scoring', 'edgefer.parity', 'edgefer.evaluate', 'matplotlib')\n"
+        "print(sorted(m for m in sys.modules if m in workbench or m.startswith(tuple(w + '.' for w in workbench))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_metadata_and_io_types_are_read_from_the_model():
     expected = {INT8: "int8", UINT8: "uint8", FLOAT32: "float32", INT8_PROBS: "int8"}
     for path, dtype in expected.items():
@@ -259,9 +276,9 @@ def test_bad_models_raise_one_line_model_errors(tmp_path, model, message):
 
 def test_default_model_is_reported_missing(monkeypatch, tmp_path):
     # An installation whose package data lost the model (a broken wheel, a stripped image).
-    import edgefer.runtime.model as runtime_model
+    import edgefer.runtime.zoo as zoo
 
-    monkeypatch.setattr(runtime_model, "DEFAULT_MODEL", tmp_path / "edgefer_fer_int8.tflite")
+    monkeypatch.setattr(zoo, "PACKAGE_MODELS", tmp_path)
     with pytest.raises(ModelError, match="no default model is bundled"):
         default_model_path()
     with pytest.raises(ModelError, match="no default model is bundled"):

@@ -4,6 +4,7 @@ and eye alignment. No OpenCV is needed anywhere here."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def test_decode_offsets_boxes_and_keypoints_from_their_anchor():
     np.testing.assert_allclose(keypoints[1, 0], [0.65, 0.75], atol=1e-6)
     np.testing.assert_allclose(keypoints[1, 1:], [[0.75, 0.75]] * 5)
     np.testing.assert_allclose(probs, [0.5, 1.0])
+
+
+def test_decoding_settings_rebuild_the_detectors_anchors_and_threshold():
+    # What the browser page decodes with (edgefer web's /config.json), so it must survive JSON.
+    detector = BlazeFaceDetector("full", min_score=0.7)
+    settings = json.loads(json.dumps(detector.decoding()))
+    assert settings["input_size"] == detector.input_size == 192
+    np.testing.assert_array_equal(anchor_centres(settings["input_size"], settings["anchor_layout"]), detector.anchors)
+    assert (settings["min_score"], settings["iou_threshold"]) == (0.7, detector.iou_threshold)
+    assert detector.model_path.name == "face_detection_full_range_sparse.tflite"
 
 
 def test_iou_of_known_boxes():

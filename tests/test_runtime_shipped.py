@@ -1,16 +1,17 @@
-"""The int8 models shipped inside the package (`default` and `fast`), usable from a base install."""
+"""The int8 models shipped inside the package (the registry in edgefer.runtime.zoo), usable from a base install."""
 
 import json
 
 import numpy as np
-
-from edgefer.cli import main
-from edgefer.labels import LABELS
-from edgefer.runtime import EmotionClassifier
 import pytest
 
+from edgefer.cli import main
 from edgefer.errors import ModelError
-from edgefer.runtime.model import SHIPPED_MODELS, default_model_path, shipped_model_path
+from edgefer.labels import LABELS
+from edgefer.runtime import EmotionClassifier
+from edgefer.runtime.model import default_model_path
+from edgefer.provenance import file_sha256
+from edgefer.runtime.zoo import DEFAULT_MODEL_NAME, REPOSITORY, SHIPPED_MODELS, shipped_model_path
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
@@ -25,14 +26,32 @@ def test_shipped_models_are_small_full_integer_models_with_canonical_labels(name
     assert abs(sum(probs.values()) - 1.0) < 1e-3
 
 
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_bundled_file_is_the_one_the_registry_and_its_reports_describe(name):
+    model = SHIPPED_MODELS[name]
+    assert file_sha256(shipped_model_path(name)) == model.sha256
+    for path in (model.reference, model.card, *model.reports.values()):
+        assert (REPOSITORY / path).is_file(), path
+    evaluation = json.loads((REPOSITORY / model.evaluation).read_text())
+    assert evaluation["model_sha256"] == model.sha256
+    parity = json.loads((REPOSITORY / model.parity).read_text())
+    assert parity["candidate"]["model_sha256"] == model.sha256
+    assert parity["reference"]["model_sha256"] == file_sha256(REPOSITORY / model.reference)
+
+
+def test_the_default_model_is_the_first_of_the_registry():
+    assert next(iter(SHIPPED_MODELS)) == DEFAULT_MODEL_NAME
+    assert default_model_path() == shipped_model_path(DEFAULT_MODEL_NAME)
+    assert EmotionClassifier().model.name == str(shipped_model_path(DEFAULT_MODEL_NAME))
+
+
 def test_fast_model_takes_a_smaller_input_than_default():
     # What makes it fast: fewer pixels through the same network.
     assert EmotionClassifier("fast").info.preprocess.input_size < EmotionClassifier().info.preprocess.input_size
-    assert shipped_model_path("default") == default_model_path()
 
 
 def test_unknown_shipped_name_is_a_model_error():
-    with pytest.raises(ModelError, match="choose from default, fast"):
+    with pytest.raises(ModelError, match=f"choose from {', '.join(SHIPPED_MODELS)}"):
         shipped_model_path("tiny")
 
 

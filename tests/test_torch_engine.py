@@ -154,7 +154,7 @@ def test_distilled_student_follows_its_teacher(torch_run, synthetic_csv, tmp_pat
 
     from edgefer.data import load_split
     from edgefer.metadata import ModelInfo
-    from edgefer.scoring import logits
+    from edgefer.inference import logits
     from edgefer.training import AugmentConfig, preset, train
     from edgefer.training.torch_engine.nets import build_model, load_weights
     from edgefer.training.torch_engine.predictor import TorchPredictor

@@ -1,7 +1,8 @@
 """``edgefer web``: the local server, and the page in a real headless Chromium with a fake camera.
 
 The browser test needs Debian's ``chromium`` and the npm package ``@mediapipe/tasks-vision``
-in web/node_modules (``make app-deps`` installs both); it skips, saying which, without them.
+in web/node_modules (``make app-deps`` installs both); it skips, saying which, without them,
+and fails under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import missing_app_dependency
+
 from edgefer.errors import ConfigError
 from edgefer.export.graph import has_app_graph
 from edgefer.export.tflite_metadata import METADATA_NAME
 from edgefer.labels import LABELS
 from edgefer.metadata import read_metadata_entries, read_model_info
 from edgefer.runtime import EmotionClassifier
+from edgefer.runtime.blazeface import iou
+from edgefer.runtime.faces import DEFAULT_DETECTOR, make_detector
 from edgefer.web import DEFAULT_VENDOR, WebConfig, make_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +76,11 @@ def test_server_serves_page_models_and_vendor_files_only(fake_vendor):
         # The shipped model, whatever its age, reaches the page as MediaPipe loads it.
         model = _get(base + "/models/emotion.tflite")[0]
         assert METADATA_NAME in read_metadata_entries(model) and has_app_graph(read_model_info(model))
-        assert read_metadata_entries(_get(base + "/models/face_detector.tflite")[0]).get(METADATA_NAME)
+        # The page detects faces as predict and video do: the same model, threshold and decoding.
+        runtime_detector = make_detector(DEFAULT_DETECTOR, WebConfig().min_face_score)
+        assert _get(base + "/models/face_detector.tflite")[0] == runtime_detector.model_path.read_bytes()
+        assert config["detector"] == json.loads(json.dumps(runtime_detector.decoding()))
+        assert _get(base + "/faces.js")[1] == "text/javascript"
         for path in ("/vendor/../secret.txt", "/vendor/%2e%2e/secret.txt", "/models/other.tflite", "/etc/passwd"):
             with pytest.raises(urllib.error.HTTPError, match="404"):
                 _get(base + path)
@@ -110,20 +119,20 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
-def test_page_in_headless_chromium_finds_the_face_and_gives_the_runtimes_label(tmp_path):
-    frame = np.full((480, 640, 3), 128, np.uint8)
-    frame[:, 80:560] = np.asarray(Image.open(PHOTO).convert("RGB").resize((480, 480), Image.BILINEAR))
-    decoded = _y4m(frame, tmp_path / "camera.y4m")
-    # What `edgefer predict --faces` says about the frame the fake camera shows.
-    expected = [p.label for _, p in EmotionClassifier(None).detect(decoded)]
-    assert len(expected) == 1
+@pytest.fixture
+def browser() -> None:
+    """Chromium and the page's npm package: a skip without them, a failure under CI=true."""
+    missing = _browser_missing()
+    if missing is not None:
+        missing_app_dependency(missing)
 
+
+def _page_report(tmp_path: Path, frames: int) -> dict:
+    """What the page, in headless Chromium with tmp_path/camera.y4m as its camera, reports after `frames` frames."""
     reports: queue.Queue = queue.Queue()
     server, base = _serve(WebConfig(port=0), reports.put)
     command = ["chromium", *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={tmp_path / 'camera.y4m'}",
-               f"--user-data-dir={tmp_path / 'profile'}", f"{base}/?camera=1&report=30"]
+               f"--user-data-dir={tmp_path / 'profile'}", f"{base}/?camera=1&report={frames}"]
     browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         report = reports.get(timeout=BROWSER_SECONDS)
@@ -134,6 +143,19 @@ def test_page_in_headless_chromium_finds_the_face_and_gives_the_runtimes_label(t
         browser.wait(timeout=30)
         server.shutdown()
         server.server_close()
+    return report
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium_finds_the_face_and_gives_the_runtimes_label(tmp_path, browser):
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    frame[:, 80:560] = np.asarray(Image.open(PHOTO).convert("RGB").resize((480, 480), Image.BILINEAR))
+    decoded = _y4m(frame, tmp_path / "camera.y4m")
+    # What `edgefer predict --faces` says about the frame the fake camera shows.
+    expected = [p.label for _, p in EmotionClassifier(None).detect(decoded)]
+    assert len(expected) == 1
+
+    report = _page_report(tmp_path, 30)
     assert report["frames"] >= 30 and report["fps"] > 0 and (report["width"], report["height"]) == (640, 480)
     assert [face["label"] for face in report["faces"]] == expected
     face = report["faces"][0]
@@ -142,3 +164,32 @@ def test_page_in_headless_chromium_finds_the_face_and_gives_the_runtimes_label(t
     (tmp_path / "page.png").write_bytes(png)
     if os.environ.get("EDGEFER_WEB_SCREENSHOT"):  # the README's picture: EDGEFER_WEB_SCREENSHOT=docs/web.png
         Path(os.environ["EDGEFER_WEB_SCREENSHOT"]).write_bytes(png)
+
+
+def _group_photo(widths: tuple[int, ...], size: tuple[int, int] = (960, 540)) -> np.ndarray:
+    """The astronaut's head and shoulders at several widths, side by side on a grey wall."""
+    photo = Image.open(PHOTO).convert("RGB").crop((112, 16, 338, 242))
+    canvas = Image.new("RGB", size, (110, 120, 130))
+    left = 20
+    for width in widths:
+        canvas.paste(photo.resize((width, width), Image.BICUBIC), (left, size[1] - width - 10))
+        left += width + 30
+    return np.asarray(canvas)
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium_finds_the_faces_predict_finds(tmp_path, browser):
+    decoded = _y4m(_group_photo((140, 200, 280)), tmp_path / "camera.y4m")
+    # `edgefer predict --faces` on the frame the fake camera shows (the short-range model finds
+    # only the largest face here).
+    expected = [box for box, _ in EmotionClassifier(None).detect(decoded)]
+    assert len(expected) == 3
+
+    found = [face["detection"] for face in _page_report(tmp_path, 5)["faces"]]
+    assert len(found) == len(expected)
+    for want, got in zip(expected, found):
+        x, y, w, h = want
+        overlap = iou(np.array([x, y, x + w, y + h]), np.array([[got["originX"], got["originY"],
+                                                                got["originX"] + got["width"],
+                                                                got["originY"] + got["height"]]]))[0]
+        assert overlap >= 0.5, (want, got)

@@ -9,25 +9,38 @@ import signal
 import sys
 import traceback
 
-import typer
-try:  # typer >= 0.2x raises from its own copy of click
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-except ImportError:
-    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+# Ctrl-C while the command modules load (a second, more with TensorFlow) ends the same
+# way as Ctrl-C later: one line and exit 130, nothing written yet.
+try:
+    import typer
+    try:  # typer >= 0.2x raises from its own copy of click
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    except ImportError:
+        from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from ..errors import EdgeferError
-from . import (  # noqa: F401  (register commands)
-    data_cmd,
-    demo_cmd,
-    evaluate_cmd,
-    export_cmd,
-    parity_cmd,
-    runtime_cmd,
-    train_cmd,
-    weights_cmd,
-    web_cmd,
-)
-from .app import INTERNAL_ERROR_EXIT, app
+    from ..errors import EdgeferError
+    from ..fileio import all_or_nothing
+    from ..provenance import record_command
+    from . import (  # noqa: F401  (register commands)
+        data_cmd,
+        demo_cmd,
+        evaluate_cmd,
+        export_cmd,
+        models_cmd,
+        parity_cmd,
+        runtime_cmd,
+        train_cmd,
+        weights_cmd,
+        web_cmd,
+    )
+    from .app import INTERNAL_ERROR_EXIT, app
+except KeyboardInterrupt:
+    print("edgefer: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
+
+# Signals that end a command like Ctrl-C: temporary files are removed and what the command
+# wrote is undone on the way out. SIGHUP: the terminal closed.
+STOP_SIGNALS = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 def _setup_logging() -> None:
@@ -38,21 +51,25 @@ def _setup_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every way it can end maps to one exit code in :func:`exit_code`."""
-    _setup_logging()
-    signal.signal(signal.SIGTERM, _terminate)
     try:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _terminate)
+        _setup_logging()
         # The click command itself, not typer's runner, which would turn Ctrl-C into a
         # silent exit 130 and a truncated file's EOFError into "Aborted." and exit 1.
         command = typer.main.get_command(app)
-        with command.make_context("edgefer", sys.argv[1:] if argv is None else list(argv)) as ctx:
-            command.invoke(ctx)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        record_command(argv)
+        with all_or_nothing(keep=(typer.Exit,)):  # parity's FAIL (exit 1) keeps its report
+            with command.make_context("edgefer", argv) as ctx:
+                command.invoke(ctx)
     except BaseException as exc:  # noqa: B036 (interrupts and exits are mapped too)
         return exit_code(exc)
     return 0
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    """A kill (SIGTERM) unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    """A kill (SIGTERM) or a closed terminal (SIGHUP) unwinds like Ctrl-C."""
     sys.exit(128 + signum)
 
 
@@ -61,11 +78,12 @@ def exit_code(exc: BaseException) -> int:
     a bug 70 (with its traceback); parity's FAIL (1) and --help (0) arrive as click's Exit."""
     if isinstance(exc, typer.Exit):
         return exc.exit_code
-    if isinstance(exc, SystemExit) and exc.code == 128 + signal.SIGTERM:
-        return _error("terminated", exc.code, prefix="edgefer: ")
+    stopped = {128 + signum: name for signum, name in STOP_SIGNALS.items()}
+    if isinstance(exc, SystemExit) and exc.code in stopped:
+        return _error(stopped[exc.code], exc.code, prefix="edgefer: ")
     if isinstance(exc, SystemExit):
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)) or _interrupted(exc):
         return _error("interrupted", 130, prefix="edgefer: ")
     if isinstance(exc, NoArgsIsHelpError):
         exc.show()
@@ -92,6 +110,17 @@ def exit_code(exc: BaseException) -> int:
     print(f"edgefer: internal error (exit {INTERNAL_ERROR_EXIT}); please report it with the traceback above",
           file=sys.stderr)
     return INTERNAL_ERROR_EXIT
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C that a library turned into its own error (an import that failed half-way, say)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _error(message: str, code: int, prefix: str = "edgefer: error: ") -> int:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from ..configtypes import load_structured
 from ..errors import ConfigError
 from .helpstyle import StyledTyper
 
 
 DATA_HELP = "FER2013 CSV (.csv/.csv.gz), .facepack or image-folder root."
+VOTES_HELP = ("FER+ votes (Microsoft's fer2013new.csv) paired row by row with a FER2013 CSV --data: "
+              "scores against the FER+ plurality too.")
 THREADS_HELP = "Interpreter threads (the backend's own choice if omitted)."
 
 
@@ -51,18 +54,11 @@ def read_config_file(path: str) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: not a text file; a config file is JSON or YAML") from None
+    yaml = file.suffix in (".yaml", ".yml")
+    if yaml and importlib.util.find_spec("yaml") is None:
+        raise ConfigError(f"{file}: YAML configs need PyYAML (pip install pyyaml), or use JSON")
     try:
-        if file.suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ConfigError(f"{file}: YAML configs need PyYAML (pip install pyyaml), or use JSON") from None
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:  # its message spans lines; the first names the problem
-                raise ValueError(" ".join(str(exc).split())) from None
-        else:
-            data = json.loads(text)
+        data = load_structured(text, str(file), yaml=yaml)
     except ValueError as exc:  # json.JSONDecodeError's message names the line
         raise ConfigError(f"{file}: not a valid config file ({exc})") from None
     if not isinstance(data, dict):

@@ -16,10 +16,11 @@ from ..runtime.predict import (
     format_records,
     predict_images,
 )
+from ..runtime.zoo import names_help
 from .app import app
 from .options import THREADS_HELP
 
-MODEL_HELP = "An edgefer .tflite file, or a shipped model: 'default' (most accurate) or 'fast'."
+MODEL_HELP = f"An edgefer .tflite file, or a shipped model: {names_help()} (see edgefer models)."
 
 
 def _thread_counts(text: str, option: str) -> list[int]:

@@ -7,6 +7,7 @@ import typer
 from ..errors import ConfigError
 from ..training.config import AugmentConfig, TrainConfig
 from ..training.config import preset as preset_config
+from ..training.targets import LABEL_SOURCES
 from .app import app
 from .options import DATA_HELP, given, key_values, read_config_file, shown
 
@@ -35,6 +36,9 @@ def train(
     lr: Optional[float] = typer.Option(None, help="Peak learning rate of the fine-tune (the head-only epochs use the recipe's warmup_lr).", show_default=_d("lr")),
     schedule: Optional[str] = typer.Option(None, help="cosine or plateau.", show_default=_d("schedule")),
     class_weights: Optional[str] = typer.Option(None, help="balanced, sqrt or none.", show_default=_d("class_weights")),
+    labels: Optional[str] = typer.Option(None, "--labels", help=f"What to learn from: {', '.join(LABEL_SOURCES)} (FER2013 labels, FER+ plurality, FER+ vote distribution, or a weighted mix).", show_default=_d("labels")),
+    votes: Optional[str] = typer.Option(None, "--votes", help="FER+ votes (Microsoft's fer2013new.csv) paired row by row with a FER2013 CSV --data.", show_default=_d("votes")),
+    votes_weight: Optional[float] = typer.Option(None, "--votes-weight", help="--labels mix: weight of the vote distribution against the one-hot label.", show_default=_d("votes_weight")),
     dropout: Optional[float] = typer.Option(None, help="Dropout before the head.", show_default=_d("dropout")),
     label_smoothing: Optional[float] = typer.Option(None, help="Label smoothing.", show_default=_d("label_smoothing")),
     early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", "--patience",
@@ -68,7 +72,7 @@ def train(
     overrides = given(
         data=data, out=out, engine=engine, family=family, weights=weights, input_size=input_size, epochs=epochs,
         warmup_epochs=warmup_epochs, batch_size=batch_size, lr=lr, schedule=schedule, class_weights=class_weights,
-        dropout=dropout, label_smoothing=label_smoothing, early_stopping_patience=early_stopping_patience,
+        dropout=dropout, label_smoothing=label_smoothing, labels=labels, votes=votes, votes_weight=votes_weight, early_stopping_patience=early_stopping_patience,
         ema_decay=ema_decay, distill_weight=distill_weight, distill_temperature=distill_temperature, device=device,
         compile=compile_step, max_train_samples=max_train_samples, train_split=train_split, val_split=val_split,
         distribute=distribute, mixed_precision=mixed_precision, seed=seed, skip_bad=skip_bad,

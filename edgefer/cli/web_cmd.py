@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import typer
 
+from ..runtime.zoo import names_help
 from ..web import WebConfig, serve
 from .app import app
 
@@ -10,7 +11,7 @@ _W = WebConfig()
 
 @app.command("web")
 def web_command(
-    model: str = typer.Option(_W.model, "--model", help="An edgefer .tflite, or a shipped model: 'default' or 'fast'."),
+    model: str = typer.Option(_W.model, "--model", help=f"An edgefer .tflite, or a shipped model: {names_help()}."),
     host: str = typer.Option(_W.host, help="Address to listen on (loopback keeps the page on this machine)."),
     port: int = typer.Option(_W.port, help="Port to listen on (0: any free port)."),
     vendor: str = typer.Option(_W.vendor, help="The @mediapipe/tasks-vision folder (make app-deps installs it).",

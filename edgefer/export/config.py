@@ -6,16 +6,25 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..configtypes import typed_values
+from ..configtypes import MAX_BATCH, MAX_SEED, check_ranges, typed_values
 from ..errors import ConfigError
 from ..parity import ParityThresholds
+from ..training.config import MAX_EPOCHS
 from .formats import FORMATS, INT8_IO_TYPES
+
+
+# Declared ranges, checked before any work (seed -1: the run's own).
+EXPORT_RANGES = {"qat_epochs": f"[1, {MAX_EPOCHS}]", "qat_steps": "[0, inf)", "qat_lr": "(0, 10]",
+                 "qat_bn_freeze_fraction": "[0, 1]", "qat_range_freeze_fraction": "[0, 1)", "qat_distill": "[0, 1]",
+                 "calibration_size": "[1, 1000000]", "batch_size": f"[1, {MAX_BATCH}]", "val_fraction": "[0, 1)",
+                 "seed": f"[-1, {MAX_SEED}]"}
 
 
 @dataclass
 class ExportConfig:
     model: str = ""  # a run directory or a .keras file with model_info.json beside it
     data: str = ""  # calibration/QAT/validation faces; the run's training data if empty
+    votes: str = ""  # FER+ votes paired with a FER2013 CSV --data; the run's own when it reads the run's data
     out: str = ""  # RUN_DIR/export (or MODEL_DIR/export) if empty
     formats: tuple[str, ...] = ("int8",)
     io: str = "uint8"  # int8 model input/output type: uint8 (what MediaPipe Tasks feed), int8 or float32
@@ -59,6 +68,8 @@ class ExportConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
+        check_ranges(self, EXPORT_RANGES)
+        self.thresholds.validate()
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

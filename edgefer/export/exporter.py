@@ -27,20 +27,22 @@ from typing import Any
 from .. import __version__
 from ..data import FaceDataset, stratified_split, train_val
 from ..errors import ConfigError, ModelError
-from ..fileio import write_bytes, write_json
+from ..fileio import keep_written, remove_file, write_bytes, write_json
+from ..inference import MemoPredictor, Predictor, logits
 from ..metadata import embed_model_info
 from ..outputs import Input, Output, plan_outputs
 from ..parity import compare
 from ..preprocessing import model_input, resize_faces
 from ..runtime.predictor import TFLitePredictor
-from ..scoring import MemoPredictor, Predictor, logits, score
+from ..scoring import score
 from ..training.config import AugmentConfig, TrainConfig
 from ..training.keras_env import keras
 from ..training.keras_models import logits_model
 from ..training.keras_predictor import KerasPredictor, load_run_model
 from ..training.pipeline import make_dataset
 from ..training.recipe import class_weight_vector, fine_tune_recipe
-from ..training.rundir import Run, load_run
+from ..training.targets import check_source, selection_labels, training_targets
+from ..training.rundir import Run, load_run, run_input
 from .audit import audit, require_full_integer
 from .config import ExportConfig
 from .convert import convert, representative_data
@@ -71,6 +73,9 @@ class DataSettings:
     class_weights: str
     label_smoothing: float
     augment: AugmentConfig
+    votes: str
+    labels: str  # the run's label source (edgefer.training.targets): QAT fine-tunes on the same targets
+    votes_weight: float
 
 
 def _data_settings(config: ExportConfig, run: Run) -> DataSettings | None:
@@ -83,6 +88,7 @@ def _data_settings(config: ExportConfig, run: Run) -> DataSettings | None:
     if not data:
         return None
     recipe = fine_tune_recipe(run.config)
+    same_data = not config.data or (run.config is not None and config.data == run.config.data)
     return DataSettings(
         path=data,
         train_split=config.train_split or trained.train_split,
@@ -92,6 +98,9 @@ def _data_settings(config: ExportConfig, run: Run) -> DataSettings | None:
         class_weights=recipe.class_weights,
         label_smoothing=recipe.label_smoothing,
         augment=recipe.augment,
+        votes=config.votes or (trained.votes if same_data else ""),
+        labels=trained.labels,
+        votes_weight=trained.votes_weight,
     )
 
 
@@ -119,6 +128,8 @@ class Int8Candidate:
             "delta_top1": parity_report["delta_top1"], "delta_mcc": parity_report["delta_mcc"],
             "parity_passed": parity_report["passed"], "seconds": self.seconds, "bytes": len(self.blob),
         }
+        if "ferplus" in cand:
+            self.summary["ferplus_top1"] = cand["ferplus"]["top1"]
 
 
 def choose_int8(candidates: dict[str, dict[str, Any]]) -> tuple[str, str]:
@@ -154,7 +165,8 @@ class _Exporter:
         self.out = Path(config.out) if config.out else default_out
         # Before the model loads: a typo costs nothing.
         plan_outputs([Output("--out", self.out, folder=True)],
-                     [Input("MODEL", self.trained.model_file, tree=False), Input("--data", config.data)])
+                     [run_input("MODEL", self.trained.model_file), Input("--data", config.data),
+                      Input("--votes", config.votes)])
         self.model = load_run_model(self.trained)  # the float Keras model (a torch run's Keras twin)
         self.settings = _data_settings(config, self.trained)
         if any(FORMATS[f].needs_calibration for f in config.formats) and self.settings is None:
@@ -174,7 +186,8 @@ class _Exporter:
         if s is None:
             return
         self.train, self.val = train_val(s.path, s.train_split, s.val_split, s.val_fraction, s.seed,
-                                         self.config.skip_bad)
+                                         self.config.skip_bad, s.votes or None)
+        check_source(self.train, s.labels)
         self.reference = MemoPredictor(
             KerasPredictor.from_model(self.model, copy.deepcopy(self.logits_info), str(self.trained.model_file)))
         log.info("data: %d training faces, %d validation faces (%s)", len(self.train), len(self.val), self.val.split)
@@ -196,7 +209,7 @@ class _Exporter:
         log.info("calibrating int8 on %d training faces (stratified, seed %d)", len(cal), s.seed)
         rep = representative_data(model_input(cal.images, self.spec))
         started = time.time()
-        log.info("int8 PTQ: converting")
+        log.info("int8 PTQ: converting, the calibration faces setting each tensor's range")
         candidates = [self._scored(self._candidate("ptq", convert(self.float_logits, "int8", rep, cfg.io), started))]
         history: list[dict[str, float]] = []
         if cfg.qat:
@@ -206,17 +219,20 @@ class _Exporter:
                             "epochs, rarely survives int8: train longer first)")
             started = time.time()
             self.qat_model, history = self.run_qat(cal)
-            log.info("int8 QAT: converting")
+            log.info("int8 QAT: converting (%.0f s into QAT)", time.time() - started)
             candidates.append(self._scored(self._candidate("qat", convert(self.qat_model, "int8", rep, cfg.io),
                                                            started)))
         return candidates, history
 
     def _scored(self, cand: Int8Candidate) -> Int8Candidate:
+        log.info("int8 %s: converted (%.0f s into this candidate); scoring it against the float model on %d %s faces",
+                 cand.name.upper(), cand.seconds, len(self.val), self.val.split)
+        started = time.time()
         cand.score_against(self.compare(cand.predictor))
         c = cand.summary
-        log.info("int8 %s on %s: top-1 %.4f, MCC %.4f, agreement with float %.4f (parity %s)",
+        log.info("int8 %s on %s: top-1 %.4f, MCC %.4f, agreement with float %.4f (parity %s; %.0f s)",
                  cand.name.upper(), self.val.split, c["top1"], c["mcc"], c["agreement"],
-                 "passes" if c["parity_passed"] else "fails")
+                 "passes" if c["parity_passed"] else "fails", time.time() - started)
         return cand
 
     def _candidate(self, name: str, blob: bytes, started: float) -> Int8Candidate:
@@ -226,10 +242,10 @@ class _Exporter:
     def run_qat(self, cal: FaceDataset) -> tuple[Any, list[dict[str, float]]]:
         """The QAT model: ranges from the calibration faces, then fine-tuned on the training faces."""
         cfg, s = self.config, self.settings
-        x = resize_faces(self.train.images, self.spec.input_size)
-        y = self.train.labels
-        weights = class_weight_vector(y, s.class_weights)[y]
-        batches = make_dataset(x, y, self.spec, cfg.batch_size, training=True, seed=s.seed,
+        targets = training_targets(self.train, s.labels, s.votes_weight)
+        x = resize_faces(self.train.images[targets.keep], self.spec.input_size)
+        weights = targets.soft @ class_weight_vector(targets.hard, s.class_weights)
+        batches = make_dataset(x, targets.soft, self.spec, cfg.batch_size, training=True, seed=s.seed,
                                sample_weights=weights, augment=s.augment)
         schedule = QatSchedule.from_config(cfg, steps_per_epoch=max(1, len(x) // cfg.batch_size),
                                            label_smoothing=s.label_smoothing)
@@ -237,14 +253,17 @@ class _Exporter:
         log.info("QAT: %d steps of %d faces at lr %g, distillation weight %g; BatchNorm frozen from step %d, "
                  "ranges from step %d", schedule.total_steps, cfg.batch_size, cfg.qat_lr, cfg.qat_distill,
                  schedule.bn_freeze_step + 1, schedule.range_freeze_step + 1)
+        started = time.time()
         qat_model = quantize_model(self.float_logits)
         cal_x = model_input(cal.images, self.spec)
+        log.info("QAT: calibrating the fake-quantization ranges on %d faces", len(cal_x))
         calibrate_ranges(qat_model, self.float_logits,
                          (cal_x[i : i + cfg.batch_size] for i in range(0, len(cal_x), cfg.batch_size)))
+        log.info("QAT: ranges calibrated (%.0f s); fine-tuning", time.time() - started)
 
         def progress(epoch: int, epochs: int, steps: int, loss: float, frozen: bool) -> None:
-            log.info("QAT epoch %d/%d: %d steps, loss %.4f%s", epoch, epochs, steps, loss,
-                     " (ranges frozen)" if frozen else "")
+            log.info("QAT epoch %d/%d: %d steps, loss %.4f%s, %.0f s into QAT", epoch, epochs, steps, loss,
+                     " (ranges frozen)" if frozen else "", time.time() - started)
 
         return qat_model, fine_tune(qat_model, batches, schedule, progress, teacher=self.float_logits)
 
@@ -257,7 +276,8 @@ class _Exporter:
         if self.val is not None:
             predictor = predictor or self.candidate_predictor(blob, fmt)
             val_logits = logits(predictor, self.val.images)
-            entry["temperature_fit"] = temperature_report(val_logits, self.val.labels)
+            y = selection_labels(self.val, self.settings.labels)  # the labels the run learnt
+            entry["temperature_fit"] = temperature_report(val_logits[y >= 0], y[y >= 0])
             temperature = entry["temperature_fit"]["temperature"]
             c = entry["temperature_fit"]
             log.info("%s: temperature %.3f, ECE %.4f -> %.4f", fmt, temperature, c["ece_before"], c["ece_after"])
@@ -286,11 +306,12 @@ class _Exporter:
         try:
             files = self.convert_all(report)
             failure = self.gate(files, report)
-        except BaseException as exc:  # an interrupt or a failed step still leaves its report
+        except BaseException as exc:  # a failed step leaves its report (the CLI then undoes what the command wrote)
             self.write_failure(report, f"{exc.__class__.__name__}: {exc}")
             raise
         if failure:
             self.write_failure(report, failure)
+            keep_written(self.out)  # a verdict, not a crash: its report stays for the user to read
             raise ModelError(f"{failure}; nothing exported (report: {self.out / REPORT_FILE})")
         for fmt, blob in files.items():
             write_bytes(self.out / model_file_name(fmt), blob)
@@ -305,7 +326,7 @@ class _Exporter:
         """The failure report, without the models of an earlier export that it does not describe."""
         report["failure"] = failure
         for stale in [*(model_file_name(fmt) for fmt in FORMATS), QAT_WEIGHTS_FILE]:
-            (self.out / stale).unlink(missing_ok=True)
+            remove_file(self.out / stale)
         write_json(self.out / REPORT_FILE, report)
 
     def convert_all(self, report: dict[str, Any]) -> dict[str, bytes]:
@@ -314,6 +335,8 @@ class _Exporter:
         if self.val is not None:
             ref_report, _ = score(self.reference, self.val)
             report["reference"] = {k: ref_report[k] for k in SUMMARY_KEYS}
+            if "ferplus" in ref_report:
+                report["reference"]["ferplus"] = ref_report["ferplus"]
             report["data"] = {"path": self.settings.path, "train_faces": len(self.train),
                               "val_faces": len(self.val), "val_split": self.val.split,
                               "calibration_faces": min(cfg.calibration_size, len(self.train))}
@@ -332,6 +355,7 @@ class _Exporter:
             else:
                 blob, entry = self.finish(fmt, convert(self.float_logits, fmt), fmt)
             entry.update(file=model_file_name(fmt), bytes=len(blob), seconds=time.time() - started)
+            log.info("[%d/%d] %s: done in %.0f s", n, len(cfg.formats), fmt, entry["seconds"])
             report["formats"][fmt] = entry
             files[fmt] = blob
         return files

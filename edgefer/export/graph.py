@@ -1,15 +1,18 @@
 """Edits of a converted TFLite graph so app runtimes (MediaPipe Tasks, ML Model Binding) can feed it.
 
-Two ops are added to the flatbuffer after conversion, in the model's own arithmetic
+Three ops are added to the flatbuffer after conversion, in the model's own arithmetic
 (int8 inside a full-integer model, float elsewhere):
 
 - a 1x1 convolution in front that turns an RGB image into the luminance the model was
   trained on (edgefer.preprocessing.LUMA_WEIGHTS), so a colour crop and its grey version
   give the same answer; a grey image fed as three equal channels passes through unchanged;
+- a bilinear resize after it from the canonical face (edgefer.preprocessing.FACE_SIZE) to
+  the network's input size, so the model takes the face every runtime makes alike
+  (edgefer.preprocessing.to_face) and the answer for a crop does not depend on the runtime;
 - a softmax at the end with beta = 1 / temperature, so the output is the calibrated
   probabilities that MediaPipe reports as scores.
 
-Both go inside the quantize/dequantize edges the converter puts at a model's ends, so
+All go inside the quantize/dequantize edges the converter puts at a model's ends, so
 a full-integer model stays full-integer. Editing after conversion (rather than in Keras)
 leaves calibration, QAT and the temperature fit untouched.
 """
@@ -22,11 +25,12 @@ import numpy as np
 
 from ..errors import ModelError
 from ..metadata import ModelInfo, embed_model_info, read_model_info
-from ..preprocessing import LUMA_WEIGHTS, PreprocessSpec
+from ..preprocessing import FACE_SIZE, LUMA_WEIGHTS, PreprocessSpec
 
 # The int8 softmax kernel's fixed output quantization (TFLite's quantization spec).
 PROB_SCALE = 1.0 / 256.0
 _PROB_ZERO_POINT = {"INT8": -128, "UINT8": 0}
+LUMA_TENSOR = "luma"
 
 
 def _schema():
@@ -152,7 +156,7 @@ def add_luma_input(blob: bytes, spec: PreprocessSpec) -> bytes:
                    _buffer(schema, model, w), wq)
     b_id = _tensor(schema, model, graph, anchor, "luma/bias", b.shape,
                    schema.TensorType.INT32 if wq else anchor.type, _buffer(schema, model, b), bq)
-    luma_id = _tensor(schema, model, graph, anchor, "luma", quant=luma_quant)
+    luma_id = _tensor(schema, model, graph, anchor, LUMA_TENSOR, quant=luma_quant)
     for i in _consumers(graph, anchor_id):
         graph.operators[i].inputs = [luma_id if t == anchor_id else t for t in graph.operators[i].inputs]
     for t in {graph_input, anchor_id}:  # the RGB image has three channels whatever the model reads
@@ -245,9 +249,70 @@ def uint8_io(blob: bytes) -> bytes:
     return _pack(model)
 
 
+def _set_size(tensor, size: int) -> None:
+    tensor.shape = [tensor.shape[0], size, size, tensor.shape[3]]
+    if tensor.shapeSignature is not None:
+        tensor.shapeSignature = [tensor.shapeSignature[0], size, size, tensor.shapeSignature[3]]
+
+
+def add_canonical_input(blob: bytes, face_size: int = FACE_SIZE) -> bytes:
+    """A model with the luma step (:func:`add_luma_input`) taking the canonical face instead:
+    the luma step runs on a face_size x face_size image, and a bilinear resize in the model's
+    own arithmetic takes it to the network's size as training resized its faces.
+
+    Every runtime then only resizes a crop to the canonical face, the step they all do alike;
+    a resize to the network's size outside the graph is where MediaPipe, the browser and
+    edgefer used to differ. A network of the face's own size is returned as is.
+    """
+    schema, model, graph = _load(blob)
+    luma_op = next((op for op in graph.operators if _is_op(schema, model, op, "CONV_2D")
+                    and graph.tensors[op.outputs[0]].name == LUMA_TENSOR.encode()), None)
+    if luma_op is None:
+        raise ModelError("the model has no luma step in front; add it first (add_luma_input)")
+    luma_id = int(luma_op.outputs[0])
+    size = int(graph.tensors[luma_id].shape[1])
+    if size == face_size:
+        return blob
+    if size < face_size:
+        raise ModelError(f"the network's input ({size} px) is smaller than the canonical face ({face_size} px)")
+    edge = [int(graph.inputs[0])]
+    if int(luma_op.inputs[0]) != edge[0]:  # the quantize step between the uint8 input and the luma step
+        edge.append(int(luma_op.inputs[0]))
+    luma = graph.tensors[luma_id]
+    # Width first, then height, each rounded to the model's grid: Pillow's two passes, so the
+    # network reads the pixels training fed it (edgefer.preprocessing.resize_faces), bit for bit.
+    wide_id = _tensor(schema, model, graph, luma, "canonical_face/wide", quant=luma.quantization)
+    resized_id = _tensor(schema, model, graph, luma, "canonical_face/resized", quant=luma.quantization)
+    for i in _consumers(graph, luma_id):
+        graph.operators[i].inputs = [resized_id if t == luma_id else t for t in graph.operators[i].inputs]
+    for t in (*edge, luma_id):
+        _set_size(graph.tensors[t], face_size)
+    wide = graph.tensors[wide_id]
+    wide.shape = [wide.shape[0], face_size, size, wide.shape[3]]
+    wide.shapeSignature = None
+    at = graph.operators.index(luma_op) + 1
+    for step, (src, dst, height) in enumerate(((luma_id, wide_id, face_size), (wide_id, resized_id, size))):
+        graph.operators.insert(at + step, _resize_op(schema, model, graph, luma, src, dst, (height, size)))
+    return _pack(model)
+
+
+def _resize_op(schema, model, graph, like, src: int, dst: int, size: tuple[int, int]):
+    """A bilinear resize with half-pixel centres (Pillow's upsampling) of src to (height, width)."""
+    size_id = _tensor(schema, model, graph, like, f"canonical_face/size_{size[0]}x{size[1]}", [2],
+                      schema.TensorType.INT32, _buffer(schema, model, np.array(size, np.int32)))
+    options = schema.ResizeBilinearOptionsT()
+    options.alignCorners, options.halfPixelCenters = False, True
+    op = schema.OperatorT()
+    op.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.RESIZE_BILINEAR, 3)  # 3: half-pixel centres
+    op.inputs, op.outputs = [src, size_id], [dst]
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.ResizeBilinearOptions, options
+    return op
+
+
 def for_app_runtimes(blob: bytes, spec: PreprocessSpec, temperature: float) -> bytes:
-    """RGB input (raw pixels, if quantized) with the luma step in the graph, calibrated probabilities out."""
-    return add_softmax_output(add_luma_input(blob, spec), temperature)
+    """The canonical RGB face in (raw pixels, if quantized), luma step and resize to the network's
+    size in the graph, calibrated probabilities out."""
+    return add_softmax_output(add_canonical_input(add_luma_input(blob, spec), spec.face_size), temperature)
 
 
 # Where an edited model's edgefer record says so (ModelInfo.source): its temperature now
@@ -259,21 +324,39 @@ def has_app_graph(info: ModelInfo) -> bool:
     return APP_GRAPH_KEY in info.source
 
 
+def has_canonical_input(info: ModelInfo) -> bool:
+    return info.preprocess.takes_canonical_face
+
+
+def _canonical_info(info: ModelInfo) -> ModelInfo:
+    """The record of a model whose graph now takes the canonical face: the input it takes, and
+    the network's own size in the app-graph record."""
+    if has_canonical_input(info):
+        return info
+    graph = {**info.source.get(APP_GRAPH_KEY, {}), "network_size": info.preprocess.input_size}
+    return replace(info, preprocess=replace(info.preprocess, input_size=info.preprocess.face_size),
+                   source={**info.source, APP_GRAPH_KEY: graph})
+
+
 def app_graph_info(info: ModelInfo, temperature: float) -> ModelInfo:
-    """The record of a model edited by :func:`for_app_runtimes`: RGB in, calibrated probabilities out."""
+    """The record of a model edited by :func:`for_app_runtimes`: the canonical RGB face in,
+    calibrated probabilities out."""
     source = {**info.source, APP_GRAPH_KEY: {"luma_weights": list(LUMA_WEIGHTS), "temperature": temperature}}
-    return replace(info, preprocess=replace(info.preprocess, channels=3), output="probabilities",
-                   temperature=1.0, source=source)
+    return _canonical_info(replace(info, preprocess=replace(info.preprocess, channels=3), output="probabilities",
+                                   temperature=1.0, source=source))
 
 
 def upgrade_model(blob: bytes) -> bytes:
-    """An edgefer logits model (one exported before the graph edits) edited for the app runtimes:
-    luma step, calibrated softmax and, for an int8-input model, uint8 input and output."""
+    """An edgefer model exported before the graph edits, edited for the app runtimes: luma step,
+    canonical-face input, calibrated softmax and, for an int8-input model, uint8 input and output.
+    A model with the luma step and softmax but its network's input size gets the canonical input."""
     info = read_model_info(blob)
     if info is None:
         raise ModelError("the model carries no edgefer metadata; export it with edgefer")
     if has_app_graph(info):
-        return blob
+        if has_canonical_input(info):
+            return blob
+        return embed_model_info(add_canonical_input(blob, info.preprocess.face_size), _canonical_info(info))
     if info.output != "logits":
         raise ModelError("the model already ends in a softmax of unknown temperature; re-export it")
     edited = for_app_runtimes(blob, info.preprocess, info.temperature)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -308,6 +309,7 @@ def fine_tune(qat_model, batches, schedule: QatSchedule, progress: Progress | No
     steps: dict[tuple[bool, bool], Any] = {}
     history: list[dict[str, float]] = []
     done = 0
+    started = last_line = time.time()
     epochs = max(1, math.ceil(total / max(1, schedule.steps_per_epoch)))
     try:
         for epoch in range(1, epochs + 1):
@@ -315,15 +317,23 @@ def fine_tune(qat_model, batches, schedule: QatSchedule, progress: Progress | No
             for x, y, w in batches.take(min(schedule.steps_per_epoch, total - done)):
                 phase = (done >= schedule.bn_freeze_step, done >= schedule.range_freeze_step)
                 if phase not in steps:
+                    # Tracing a new training step takes tens of seconds on a small CPU.
+                    log.info("QAT step %d/%d: building the training step (BatchNorm %s, ranges %s; %.0f s)",
+                             done + 1, total, "frozen" if phase[0] else "training",
+                             "frozen" if phase[1] else "training", time.time() - started)
                     _set_batchnorm_frozen(qat_model, phase[0])
                     steps[phase] = make_step(training=not phase[1])
                 losses.append(float(steps[phase](x, y, w)))
                 done += 1
+                if time.time() - last_line > 30:
+                    log.info("QAT step %d/%d (%.0f s)", done, total, time.time() - started)
+                    last_line = time.time()
             mean_loss = float(np.mean(losses)) if losses else float("nan")
             ranges_frozen = done > schedule.range_freeze_step
             history.append({"epoch": epoch, "steps": done, "loss": mean_loss, "ranges_frozen": float(ranges_frozen)})
             if progress:
                 progress(epoch, epochs, done, mean_loss, ranges_frozen)
+                last_line = time.time()
             if done >= total:
                 break
     finally:

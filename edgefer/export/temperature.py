@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..metrics import expected_calibration_error
-from ..scoring import softmax
+from ..inference import softmax
 
 # log T is searched in [ln 0.05, ln 20]: wider than any sane model needs.
 _LOG_T_RANGE = (math.log(0.05), math.log(20.0))

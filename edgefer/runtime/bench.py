@@ -20,17 +20,20 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fileio import write_json
+from ..configtypes import MAX_SEED, check_range
 from ..outputs import Input, Output, plan_outputs
 from ..preprocessing import FACE_SIZE
 from .classifier import EmotionClassifier
 from .model import check_thread_count, resolve_model
+from .zoo import DEFAULT_MODEL_NAME, is_shipped
 
+MAX_RUNS = 1_000_000
 TABLE_COLUMNS = ("model", "dtype", "threads", "callers", "p50_ms", "p90_ms", "p99_ms", "faces_per_s", "size_bytes", "peak_rss_mb")
 
 
 @dataclass
 class BenchConfig:
-    models: list[str] = field(default_factory=lambda: ["default"])
+    models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL_NAME])
     threads: list[int] = field(default_factory=lambda: [1])
     # Concurrent callers sharing one classifier (and its pool of as many interpreters).
     callers: list[int] = field(default_factory=lambda: [1])
@@ -56,15 +59,16 @@ def peak_rss_mb() -> float | None:
 def _check(config: BenchConfig) -> None:
     if not config.models:
         raise ConfigError("no models given")
-    if config.runs < 1 or config.warmup < 0:
-        raise ConfigError(f"runs must be at least 1 and warmup at least 0, got {config.runs} and {config.warmup}")
+    check_range("--runs", config.runs, 1, MAX_RUNS)
+    check_range("--warmup", config.warmup, 0, MAX_RUNS)
+    check_range("--seed", config.seed, 0, MAX_SEED)
     if not config.threads or not config.callers:
         raise ConfigError("--threads and --callers each need at least one count")
     for option, counts in (("--threads", config.threads), ("--callers", config.callers)):
         for count in counts:
             check_thread_count(count, f"{option}: {option[2:-1]} counts")
     plan_outputs([Output("--json", config.json)],
-                 [Input("MODELS", model, tree=False) for model in config.models if model != "default"])
+                 [Input("MODELS", model, tree=False) for model in config.models if not is_shipped(model)])
 
 
 def _bench_one(model: str, threads: int, callers: int, face: np.ndarray, config: BenchConfig) -> dict[str, Any]:
@@ -72,13 +76,18 @@ def _bench_one(model: str, threads: int, callers: int, face: np.ndarray, config:
     elapsed = np.empty((callers, config.runs))
     ready = threading.Barrier(callers + 1)
     errors: list[BaseException] = []
+    stop = threading.Event()  # Ctrl-C or a kill in the main thread: each caller ends after its current face
 
     def caller(row: int) -> None:
         try:
             for _ in range(config.warmup):
+                if stop.is_set():
+                    return
                 classifier.predict(face)
             ready.wait()
             for i in range(config.runs):
+                if stop.is_set():
+                    return
                 start = time.perf_counter()
                 classifier.predict(face)
                 elapsed[row, i] = time.perf_counter() - start
@@ -86,14 +95,19 @@ def _bench_one(model: str, threads: int, callers: int, face: np.ndarray, config:
             errors.append(exc)
             ready.abort()
 
-    workers = [threading.Thread(target=caller, args=(row,)) for row in range(callers)]
+    workers = [threading.Thread(target=caller, args=(row,), daemon=True) for row in range(callers)]
     for worker in workers:
         worker.start()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        ready.wait()  # every caller warmed up (and its interpreter made) before the clock starts
-    wall_start = time.perf_counter()
-    for worker in workers:
-        worker.join()
+    try:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            ready.wait()  # every caller warmed up (and its interpreter made) before the clock starts
+        wall_start = time.perf_counter()
+        for worker in workers:
+            worker.join()
+    except BaseException:
+        stop.set()
+        ready.abort()
+        raise
     wall = time.perf_counter() - wall_start
     if errors:
         raise errors[0]

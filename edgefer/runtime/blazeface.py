@@ -134,7 +134,7 @@ class BlazeFaceDetector:
         if not 0.0 <= min_score <= 1.0:
             raise ConfigError(f"the minimum face score must lie in 0..1, got {min_score}")
         self.min_score, self.iou_threshold = min_score, iou_threshold
-        path = Path(model_path) if model_path is not None else MODELS_DIR / VARIANTS[variant]
+        self.model_path = path = Path(model_path) if model_path is not None else MODELS_DIR / VARIANTS[variant]
         if not path.is_file():
             raise ModelError(f"{path}: no such face detector model; reinstall edgefer")
         data = path.read_bytes()
@@ -150,6 +150,13 @@ class BlazeFaceDetector:
         if set(outputs) != {16, 1}:
             raise ModelError(f"{path}: expected box (N, 16) and score (N, 1) outputs")
         self._boxes, self._scores = outputs[16], outputs[1]
+
+    def decoding(self) -> dict:
+        """How this detector turns the network's outputs into faces, as JSON: what the browser
+        page (edgefer.web) decodes with, so that it finds the faces this class finds."""
+        return {"input_size": self.input_size, "anchor_layout": ANCHOR_LAYOUTS[self.input_size],
+                "min_score": self.min_score, "iou_threshold": self.iou_threshold, "score_clip": _SCORE_CLIP,
+                "keypoints": len(KEYPOINTS)}
 
     def __call__(self, image: np.ndarray) -> list[DetectedFace]:
         rgb = np.asarray(image)

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DataError
 from ..metadata import ModelInfo
 from ..preprocessing import FaceInput, to_face, to_gray, to_rgb
-from ..scoring import as_logits, flip_averaged_logits, softmax
+from ..inference import as_logits, flip_averaged_logits, softmax
 from .blazeface import DEFAULT_MIN_SCORE
 from .faces import (
     DEFAULT_DETECTOR,

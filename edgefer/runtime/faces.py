@@ -28,7 +28,8 @@ DEFAULT_MARGIN = 0.1
 
 # Names accepted by make_detector (and --detector). "blazeface" is the full-range model:
 # on benchmarks/bench_faces.py it found all 10 faces (short range: 7, missing the small
-# ones; Haar: 8, with 9 false boxes) for 5 ms per 640x480 photo against 3 ms.
+# ones; Haar: 8, with 9 false boxes) for 5 ms per 640x480 photo against 3 ms. The default
+# is also what the browser page of `edgefer web` runs, decoding as blazeface.py does.
 DETECTORS = ("blazeface", "blazeface-short", "haar")
 DEFAULT_DETECTOR = "blazeface"
 

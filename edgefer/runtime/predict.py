@@ -21,6 +21,7 @@ from .outputs import (
     save_image,
     write_results,
 )
+from .zoo import DEFAULT_MODEL_NAME, is_shipped
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ MAX_FACE_ASPECT, MAX_FACE_SIDE = 1.6, 1000
 class PredictConfig:
     # Files, folders (searched recursively for images) and glob patterns.
     images: list[str] = field(default_factory=list)
-    model: str = "default"
+    model: str = DEFAULT_MODEL_NAME
     # False: each image is one cropped face; True: find the faces in each image first.
     faces: bool = False
     detector: str = DEFAULT_DETECTOR
@@ -96,7 +97,7 @@ def _plan(config: PredictConfig, images: list[str]) -> None:
 
 
 def _model_path(model: str) -> str | None:
-    return None if model == "default" else model
+    return None if is_shipped(model) else model
 
 
 def _looks_like_a_face_crop(rgb_shape: tuple[int, ...]) -> bool:

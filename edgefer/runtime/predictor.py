@@ -1,4 +1,4 @@
-"""The TFLite engine as a scoring :class:`~edgefer.scoring.Predictor` (no TensorFlow)."""
+"""The TFLite engine as a scoring :class:`~edgefer.inference.Predictor` (no TensorFlow)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from .blazeface import DEFAULT_MIN_SCORE
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS, import_cv2
 from .outputs import STDOUT, draw_faces, write_results
+from .zoo import DEFAULT_MODEL_NAME, is_shipped
 
 VideoSource = Union[int, str, os.PathLike]
 CSV_HEADER = ("frame", "time_s", "x", "y", "w", "h", "face_score", "label", "score", *LABELS)
@@ -92,7 +93,7 @@ def source_fps(source: VideoSource) -> float | None:
 @dataclass
 class VideoConfig:
     source: str = "0"  # a video file, or a camera index such as 0
-    model: str = "default"
+    model: str = DEFAULT_MODEL_NAME
     detector: str = DEFAULT_DETECTOR
     min_face_score: float = DEFAULT_MIN_SCORE
     every: int = 1  # analyse every N-th frame
@@ -129,29 +130,45 @@ def _check(config: VideoConfig) -> None:
     source = _source(config.source)
     plan_outputs([Output("--json", config.json), Output("--csv", config.csv), Output("--annotate", config.annotate)],
                  [Input("SOURCE", None if isinstance(source, int) else source),
-                  Input("--model", None if config.model == "default" else config.model)])
+                  Input("--model", None if is_shipped(config.model) else config.model)])
     if config.annotate and Path(config.annotate).suffix.lower() not in (".mp4", ".avi"):
         raise ConfigError(f"{config.annotate}: --annotate writes .mp4 or .avi video")
 
 
 class _VideoWriter:
-    """Annotated frames into `path`, opened at the first frame, whose size it takes."""
+    """Annotated frames into `path` (set before the first frame), opened at the first frame, whose size it takes."""
 
-    def __init__(self, cv2: Any, path: Path, fps: float, name: str) -> None:
-        self._cv2, self._path, self._fps, self._name = cv2, path, fps, name
+    def __init__(self, cv2: Any, fps: float, name: str) -> None:
+        self._cv2, self._fps, self._name = cv2, fps, name
+        self.path: Path | None = None
         self._writer = None
+        self.frames = 0
 
     def write(self, rgb: np.ndarray) -> None:
         if self._writer is None:
             fourcc = self._cv2.VideoWriter_fourcc(*("mp4v" if self._name.lower().endswith(".mp4") else "MJPG"))
-            self._writer = self._cv2.VideoWriter(str(self._path), fourcc, self._fps, (rgb.shape[1], rgb.shape[0]))
+            self._writer = self._cv2.VideoWriter(str(self.path), fourcc, self._fps, (rgb.shape[1], rgb.shape[0]))
             if not self._writer.isOpened():
                 raise ConfigError(f"{self._name}: this OpenCV build cannot write this video format")
         self._writer.write(self._cv2.cvtColor(rgb, self._cv2.COLOR_RGB2BGR))
+        self.frames += 1
 
     def release(self) -> None:
         if self._writer is not None:
             self._writer.release()
+
+    def check(self, tmp: Path) -> None:
+        """Every frame written is in the file: a video cut short must not be renamed into place."""
+        capture = self._cv2.VideoCapture(str(tmp))
+        try:
+            frames = 0
+            while capture.read()[0]:
+                frames += 1
+        finally:
+            capture.release()
+        if frames != self.frames:
+            raise ConfigError(f"{self._name}: the written video holds {frames} of {self.frames} frames "
+                              "(a full disk?); nothing was written")
 
 
 def analyse_video(config: VideoConfig) -> dict[str, Any]:
@@ -171,8 +188,9 @@ def analyse_video(config: VideoConfig) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         writer = None
         if config.annotate:
-            tmp = stack.enter_context(atomic_path(config.annotate, suffix=Path(config.annotate).suffix))
-            writer = _VideoWriter(cv2, tmp, (fps or 25.0) / config.every, config.annotate)
+            writer = _VideoWriter(cv2, (fps or 25.0) / config.every, config.annotate)
+            writer.path = stack.enter_context(atomic_path(config.annotate, suffix=Path(config.annotate).suffix,
+                                                          check=writer.check))
             stack.callback(writer.release)  # runs before the rename: the file is complete
         start = time.perf_counter()
         for index, frame in indexed_frames(source, config.every):

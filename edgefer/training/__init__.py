@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ..families import FAMILIES
+from ..fileio import keep_written, make_folder
 from ..outputs import Input, Output, plan_outputs
 from .config import PRESETS, AugmentConfig, TrainConfig, preset
 from .recipe import TrainResult
-from .rundir import resume_config
+from .rundir import CHECKPOINT_DIR, resume_config
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
@@ -28,11 +29,21 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     else:
         from .trainer import train as run
     existed = Path(config.out).exists()
+    if not resume:
+        make_folder(config.out)  # a command that fails removes the folder it made
+    before = _checkpoints(Path(config.out))
     try:
         return run(config, resume=resume)
     except BaseException:
+        if _checkpoints(Path(config.out)) != before:  # an epoch was saved: the run can be resumed, so it stays
+            keep_written(config.out)
         _remove_if_empty(Path(config.out), existed)
         raise
+
+
+def _checkpoints(run_dir: Path) -> dict[str, int]:
+    folder = run_dir / CHECKPOINT_DIR
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} if folder.is_dir() else {}
 
 
 def _remove_if_empty(run_dir: Path, existed: bool) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..configtypes import typed_values
+from ..configtypes import MAX_BATCH, MAX_SEED, check_ranges, load_structured, typed_values
 from ..errors import ConfigError
 from ..families import get_family
+from .targets import LABEL_SOURCES
 
 CLASS_WEIGHT_MODES = ("balanced", "sqrt", "none")
 SCHEDULES = ("cosine", "plateau")
@@ -19,6 +19,22 @@ ENGINES = ("keras", "torch")
 DEVICES = ("auto", "cpu", "cuda")
 # Which engine runs each distribution mode.
 _DISTRIBUTE_ENGINE = {"mirrored": "keras", "multi-worker": "keras", "ddp": "torch"}
+
+
+MAX_EPOCHS = 10_000
+# Declared ranges, checked before any work: NaN, infinities and absurd values are refused
+# with the range in the message (an infinite lr or a NaN rotation would train to NaN weights).
+AUGMENT_RANGES = {"rotation_deg": "[0, 180]", "zoom": "[0, 1)", "shift": "[0, 1)", "brightness": "[0, 1]",
+                  "contrast": "[0, 1]", **{name: "[0, 1]" for name in ("erasing", "mixup", "blur", "noise", "jpeg",
+                                                                       "downscale", "gamma")}}
+TRAIN_RANGES = {
+    "epochs": f"[1, {MAX_EPOCHS}]", "warmup_epochs": f"[0, {MAX_EPOCHS}]", "batch_size": f"[1, {MAX_BATCH}]",
+    "lr": "(0, 10]", "warmup_lr": "(0, 10]", "weight_decay": "[0, 1]", "label_smoothing": "[0, 1)",
+    "dropout": "[0, 1)", "drop_connect_rate": "[0, 1)", "votes_weight": "[0, 1]",
+    "early_stopping_patience": f"[0, {MAX_EPOCHS}]", "seed": f"[0, {MAX_SEED}]", "val_fraction": "[0, 1)",
+    "max_train_samples": "[0, inf)", "bn_recalibration_batches": "[0, 1000000]", "ema_decay": "[0, 1)",
+    "distill_weight": "[0, 1]", "distill_temperature": "(0, 100]", "verbose": "[0, 2]",
+}
 
 
 @dataclass
@@ -40,9 +56,7 @@ class AugmentConfig:
     gamma: float = 0.0
 
     def validate(self) -> None:
-        for name in ("erasing", "mixup", "blur", "noise", "jpeg", "downscale", "gamma"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"augment.{name} is a probability: it must be in [0, 1]")
+        check_ranges(self, AUGMENT_RANGES, "augment.")
 
 
 @dataclass
@@ -64,6 +78,12 @@ class TrainConfig:
     dropout: float = 0.3
     drop_connect_rate: float = 0.2
     class_weights: str = "balanced"
+    # What the run learns from (edgefer.training.targets): fer2013, ferplus-majority,
+    # ferplus-votes or mix; FER+ votes come with the data (a FER+ folder, a voted face
+    # pack) or, for a FER2013 CSV, from `votes` (Microsoft's fer2013new.csv).
+    labels: str = "fer2013"
+    votes: str = ""
+    votes_weight: float = 0.5  # mix: the weight of the vote distribution against the one-hot label
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     early_stopping_patience: int = 6
     seed: int = 0
@@ -93,12 +113,15 @@ class TrainConfig:
     def validate(self) -> None:
         family = get_family(self.family)
         family.check_input_size(self.input_size)
+        check_ranges(self, TRAIN_RANGES)
         self.augment.validate()
         if not self.data:
             raise ConfigError("no training data given (--data PATH)")
         checks = [
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.class_weights in CLASS_WEIGHT_MODES, f"class_weights must be one of {CLASS_WEIGHT_MODES}"),
+            (self.labels in LABEL_SOURCES, f"labels must be one of {LABEL_SOURCES}"),
+            (0 <= self.votes_weight <= 1, f"votes_weight must be in [0, 1], got {self.votes_weight}"),
             (self.distribute in DISTRIBUTE, f"distribute must be one of {DISTRIBUTE}"),
             (self.engine in ENGINES, f"engine must be one of {ENGINES}"),
             (self.device in DEVICES, f"device must be one of {DEVICES}"),
@@ -145,7 +168,7 @@ class TrainConfig:
     def load(cls, path: str | Path) -> "TrainConfig":
         path = Path(path)
         try:
-            return cls.from_dict(json.loads(path.read_text()))
+            return cls.from_dict(load_structured(path.read_text(), str(path)))
         except (OSError, ValueError, TypeError) as exc:
             raise ConfigError(f"{path}: unreadable training config ({exc})") from None
 

@@ -1,4 +1,4 @@
-"""The Keras engine as a scoring :class:`~edgefer.scoring.Predictor`."""
+"""The Keras engine as a scoring :class:`~edgefer.inference.Predictor`."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def to_model_input(images, spec: PreprocessSpec):
 
 def make_dataset(
     images: np.ndarray,
-    labels: np.ndarray,
+    targets: np.ndarray,
     spec: PreprocessSpec,
     batch_size: int,
     *,
@@ -77,20 +77,24 @@ def make_dataset(
     sample_weights: np.ndarray | None = None,
     augment: AugmentConfig | None = None,
 ):
-    """Batches of (x, one-hot y, sample weight) from uint8 (N, S, S) faces already at model size."""
+    """Batches of (x, target, sample weight) from uint8 (N, S, S) faces already at model size.
+
+    `targets`: class indices (N,) or soft targets (N, 7) (edgefer.training.targets); the
+    batches carry probability rows either way.
+    """
     if images.shape[1:] != (spec.input_size, spec.input_size):
         raise ValueError(f"images are {images.shape[1:]}, the spec wants {spec.input_size}")
     n = len(images)
     weights = np.ones(n, np.float32) if sample_weights is None else sample_weights.astype(np.float32)
-    labels = labels.astype(np.int32)
+    soft = (np.eye(NUM_CLASSES, dtype=np.float32)[targets] if targets.ndim == 1 else targets).astype(np.float32)
 
     def gather(index):
-        return images[index], labels[index], weights[index]
+        return images[index], soft[index], weights[index]
 
     def load(index):
-        x, y, w = tf.numpy_function(gather, [index], (tf.uint8, tf.int32, tf.float32), stateful=False)
+        x, y, w = tf.numpy_function(gather, [index], (tf.uint8, tf.float32, tf.float32), stateful=False)
         x = tf.reshape(x, (-1, spec.input_size, spec.input_size, 1))
-        return tf.cast(x, tf.float32), tf.reshape(y, (-1,)), tf.reshape(w, (-1,))
+        return tf.cast(x, tf.float32), tf.reshape(y, (-1, NUM_CLASSES)), tf.reshape(w, (-1,))
 
     ds = tf.data.Dataset.range(n)
     if training:
@@ -105,8 +109,8 @@ def make_dataset(
 
     def finish(x, y, w):
         if sample_weights is None:
-            return to_model_input(x, spec), tf.one_hot(y, NUM_CLASSES)
-        return to_model_input(x, spec), tf.one_hot(y, NUM_CLASSES), w
+            return to_model_input(x, spec), y
+        return to_model_input(x, spec), y, w
 
     ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()

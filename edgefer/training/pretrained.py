@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..families import get_family
-from ..outputs import Output, plan_outputs
+from ..outputs import Input, Output, plan_outputs
 from . import tensorfile
 from .torch_legacy import load_state_dict
 
@@ -71,7 +71,7 @@ def pack_imagenet(family_name: str, out: str | Path | None = None) -> Path:
     target = Path(out) if out else packed_path(family_name)
     if not out:
         target.parent.mkdir(parents=True, exist_ok=True)  # the cache folder is edgefer's to make
-    plan_outputs([Output("--out", target)])
+    plan_outputs([Output("--out", target)], [Input("FAMILY", torch_weights_path(family_name), tree=False)])
     backbone = {k: v.astype(np.float16) for k, v in _package_backbone(family_name).items()}
     tensorfile.save(target, backbone, {"format": IMAGENET_FORMAT, "family": family_name})
     return target

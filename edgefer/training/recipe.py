@@ -21,6 +21,7 @@ from ..metadata import ModelInfo
 from ..scoring import write_report_files
 from .config import AugmentConfig, TrainConfig
 from .rundir import METRICS_FILE
+from .targets import Targets, training_targets
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,24 @@ def class_weight_vector(labels: np.ndarray, mode: str) -> np.ndarray:
 def load_data(config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     """Training faces (subsampled with max_train_samples) and validation faces."""
     train_ds, val_ds = train_val(config.data, config.train_split, config.val_split, config.val_fraction,
-                                 config.seed, config.skip_bad)
+                                 config.seed, config.skip_bad, config.votes or None)
     n = config.max_train_samples
     if n and n < len(train_ds):
         train_ds = stratified_split(train_ds, n / len(train_ds), config.seed)[1]
     return train_ds, val_ds
+
+
+def labelled(config: TrainConfig, train_ds: FaceDataset) -> tuple[FaceDataset, Targets]:
+    """The training faces that have a target under ``config.labels``, and their targets."""
+    targets = training_targets(train_ds, config.labels, config.votes_weight)
+    return train_ds.subset(np.flatnonzero(targets.keep)), targets
+
+
+def selection_score(config: TrainConfig, report: dict[str, Any]) -> float:
+    """The validation top-1 that picks epochs and final models: against the labels the run learns from."""
+    if config.labels.startswith("ferplus") and report.get("ferplus", {}).get("top1") is not None:
+        return report["ferplus"]["top1"]
+    return report["top1"]
 
 
 def model_info(config: TrainConfig, run_dir: Path) -> ModelInfo:
@@ -108,8 +122,13 @@ def summary_lines(config: TrainConfig, run_dir: Path, metrics: dict[str, Any],
         f"  kept: {final.get('choice', '?')}: val top-1 {metrics['top1']:.4f}, top-3 {metrics['top3']:.4f}, "
         f"MCC {metrics['mcc']:.4f}, macro-F1 {metrics['macro_f1']:.4f} ({metrics.get('n', '?')} faces)",
         f"  run: {run_dir}",
-        f"  next: edgefer export {run_dir} --int8 --data {config.data or 'DATA'}",
+        f"  next: edgefer export {run_dir} --int8 --data {config.data or 'DATA'}"
+        + (f" --votes {config.votes}" if config.votes else ""),
     ]
+    fp = metrics.get("ferplus")
+    if fp and fp.get("top1") is not None:
+        lines.insert(3, f"  FER+ plurality: top-1 {fp['top1']:.4f} ({fp['counts']['scored']} faces), mean vote "
+                        f"share of the prediction {fp['mean_vote_share']:.4f}; labels learnt: {config.labels}")
     if len(history) == head_only:
         lines.insert(2, "  warning: no fine-tuning epoch ran, so the backbone kept its initial weights")
     return lines

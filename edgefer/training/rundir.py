@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, EdgeferError, ModelError
+from ..errors import ConfigError, DataError, EdgeferError, ModelError
 from ..fileio import check_output_dir, write_json, write_text
+from ..configtypes import load_structured, parse_number
 from ..metadata import ModelInfo
+from ..outputs import Input
 from .config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,20 @@ HISTORY_KEYS = ("epoch", "head_only", "lr", "loss", "accuracy", "top3", "val_los
 MODEL_SUFFIXES = {".keras": "keras", ".h5": "keras", ".safetensors": "torch"}
 
 
+# What a run holds and its readers open: no output of another command may replace them.
+RUN_FILES = (CONFIG_FILE, MODEL_INFO_FILE, HISTORY_FILE, CURVES_FILE, METRICS_FILE,
+             *(f"{Path(METRICS_FILE).stem}.{name}.png" for name in ("confusion", "reliability")),
+             *MODEL_FILES.values(), *BEST_WEIGHTS.values(), CHECKPOINT_DIR)
+
+
+def run_input(option: str, model: str | Path | None) -> Input:
+    """A MODEL argument for the output plan: the path and, for a run or a Keras/torch model
+    file (whose model_info.json and config.json lie beside it), the run's files."""
+    path = Path(model or "")
+    run_like = model is not None and (path.is_dir() or path.suffix in MODEL_SUFFIXES)
+    return Input(option, model, tree=False, reads=RUN_FILES if run_like else ())
+
+
 @dataclass
 class Run:
     """A trained model as readers see it: its file, engine, ModelInfo and (in a run dir) config."""
@@ -60,7 +75,7 @@ def read_info(path: Path) -> ModelInfo:
     if not path.is_file():
         raise ModelError(f"{path}: missing; edgefer needs the model's input spec beside the model")
     try:
-        return ModelInfo.from_dict(json.loads(path.read_text()))
+        return ModelInfo.from_dict(load_structured(path.read_text(), str(path), error=ModelError))
     except (ValueError, TypeError, EdgeferError) as exc:
         raise ModelError(f"{path}: unreadable model info ({exc})") from None
 
@@ -135,8 +150,13 @@ def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
 def read_history(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
-    with open(path, newline="") as fh:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return [{k: parse_number(v, f"{path}: line {n + 2}: {k}", float) for k, v in row.items()
+                     if k in HISTORY_KEYS and isinstance(v, str) and v}
+                    for n, row in enumerate(csv.DictReader(fh))]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a history file ({exc})") from None
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:

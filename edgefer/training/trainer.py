@@ -31,13 +31,16 @@ from .pipeline import make_dataset
 from .recipe import (
     TrainResult,
     class_weight_vector,
+    labelled,
     load_data,
     model_info,
     scheduled_lr,
+    selection_score,
     summary_lines,
     warn_if_too_short,
     write_metrics,
 )
+from .targets import selection_labels
 
 log = logging.getLogger(__name__)
 
@@ -246,11 +249,13 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     log.info("data: %d training faces, %d validation faces (%s); %s at %d px",
              len(train_ds), len(val_ds), val_ds.split, config.family, config.input_size)
 
+    train_ds, targets = labelled(config, train_ds)
     train_x = resize_faces(train_ds.images, spec.input_size)
-    class_w = class_weight_vector(train_ds.labels, config.class_weights)
-    train_data = make_dataset(train_x, train_ds.labels, spec, config.batch_size, training=True,
-                              seed=config.seed, sample_weights=class_w[train_ds.labels], augment=config.augment)
-    val_data = make_dataset(resize_faces(val_ds.images, spec.input_size), val_ds.labels, spec,
+    class_w = class_weight_vector(targets.hard, config.class_weights)
+    train_data = make_dataset(train_x, targets.soft, spec, config.batch_size, training=True,
+                              seed=config.seed, sample_weights=targets.soft @ class_w, augment=config.augment)
+    val_y = selection_labels(val_ds, config.labels)  # what the epochs are scored against
+    val_data = make_dataset(resize_faces(val_ds.images[val_y >= 0], spec.input_size), val_y[val_y >= 0], spec,
                             config.batch_size, training=False)
     steps_per_epoch = max(1, len(train_x) // config.batch_size)
     session = _build_session(config, strategy, io_dir, steps_per_epoch, resume)
@@ -302,11 +307,12 @@ def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
     for epoch_name, weights in candidates.items():
         final.set_weights(weights)
         report, _ = score(predictor, val_ds)
-        scored.append((report["top1"], f"{epoch_name} epoch, running statistics", weights, report))
+        scored.append((selection_score(config, report), f"{epoch_name} epoch, running statistics", weights, report))
         if config.bn_recalibration_batches:
             recalibrate_batchnorm(final, _recalibration_batches(config, info.preprocess, train_x))
             report, _ = score(predictor, val_ds)
-            scored.append((report["top1"], f"{epoch_name} epoch, re-estimated statistics", final.get_weights(), report))
+            scored.append((selection_score(config, report), f"{epoch_name} epoch, re-estimated statistics",
+                           final.get_weights(), report))
     for top1, name, _, _ in scored:
         log.info("final model candidate: %-40s val top-1 %.4f", name, top1)
     top1, choice, weights, report = max(scored, key=lambda c: c[0])

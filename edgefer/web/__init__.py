@@ -1,8 +1,9 @@
 """``edgefer web``: a local page that runs face detection and the emotion model in the browser.
 
 The page uses MediaPipe Tasks Vision for Web (npm ``@mediapipe/tasks-vision``, installed
-at set-up time into ``web/node_modules`` by ``make app-deps``) with the shipped BlazeFace
-short-range detector and an edgefer emotion model, all served by this process: nothing
+at set-up time into ``web/node_modules`` by ``make app-deps``) with the face detector that
+``predict`` and ``video`` use (its model and its decoding settings, read from
+edgefer.runtime.faces) and an edgefer emotion model, all served by this process: nothing
 is fetched from elsewhere, so it works offline, and no frame leaves the browser.
 
 A model exported before the app-runtime graph edits is edited and stamped in memory
@@ -11,42 +12,44 @@ A model exported before the app-runtime graph edits is edited and stamped in mem
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import sys
 import mimetypes
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from ..errors import ConfigError
 from ..export.graph import has_app_graph, upgrade_model
 from ..export.tflite_metadata import METADATA_NAME, stamp
 from ..metadata import read_metadata_entries, read_model_info
-from ..runtime.blazeface import MODELS_DIR, VARIANTS
-from ..runtime.faces import DEFAULT_MARGIN
+from ..runtime.blazeface import DEFAULT_MIN_SCORE
+from ..runtime.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, make_detector
 from ..runtime.model import resolve_model
+from ..runtime.zoo import DEFAULT_MODEL_NAME
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # An editable install (a checkout) finds the npm package where `make app-deps` puts it.
 DEFAULT_VENDOR = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "@mediapipe" / "tasks-vision"
-# MediaPipe Tasks' face detector decodes the short-range model's anchors only.
-DETECTOR_FILE = MODELS_DIR / VARIANTS["short"]
 MAX_REPORT_BYTES = 8 << 20
+LOOPBACK = "127.0.0.1"
 Report = Callable[[dict[str, Any]], None]
 
 
 @dataclass
 class WebConfig:
-    model: str = "default"  # an edgefer .tflite, or "default" for the shipped model
-    host: str = "127.0.0.1"  # loopback: the page and the camera stay on this machine
+    model: str = DEFAULT_MODEL_NAME  # an edgefer .tflite, or a shipped model's name
+    host: str = LOOPBACK  # the page and the camera stay on this machine; empty is loopback too
     port: int = 8765  # 0: any free port
     vendor: str = ""  # the @mediapipe/tasks-vision folder; web/node_modules of this checkout if empty
-    min_face_score: float = 0.5  # BlazeFace short range's own threshold in MediaPipe
+    min_face_score: float = DEFAULT_MIN_SCORE  # predict's and video's, so the page finds the faces they find
 
     def vendor_dir(self) -> Path:
         path = Path(self.vendor) if self.vendor else DEFAULT_VENDOR
@@ -86,8 +89,25 @@ class _Handler(SimpleHTTPRequestHandler):
         self.routes, self.vendor, self.on_report = routes, vendor, on_report
         super().__init__(*args, directory=str(STATIC_DIR), **kwargs)
 
+    server: "_PageServer"
+    timeout = 60  # a client that stops sending mid-request frees its thread
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         log.debug(format, *args)
+
+    def parse_request(self) -> bool:
+        """http.server's own checks (a malformed request line or header is 400), then the Host
+        header: a page on another site that a DNS name rebinds to this address is refused."""
+        if not super().parse_request():
+            return False
+        host = self.headers.get("Host")
+        if not host:
+            self.send_error(400, "Host header missing")
+            return False
+        if not self.server.serves(host):
+            self.send_error(421, "Host header names another server")
+            return False
+        return True
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
@@ -98,21 +118,27 @@ class _Handler(SimpleHTTPRequestHandler):
         if path in self.routes:
             return self._send(*self.routes[path])
         if path.startswith("/vendor/"):
-            target = (self.vendor / path[len("/vendor/"):]).resolve()
-            if self.vendor.resolve() in target.parents and target.is_file():
+            try:
+                target = (self.vendor / path[len("/vendor/"):]).resolve()
+                found = self.vendor.resolve() in target.parents and target.is_file()
+            except (OSError, ValueError):  # a NUL byte, a name too long
+                found = False
+            if found:
                 return self._send(target.read_bytes(), _content_type(target))
             return self.send_error(404)
-        if path in ("/", "/index.html", "/app.js"):
+        if path in ("/", "/index.html", "/app.js", "/faces.js"):
             return super().do_GET()
         return self.send_error(404)
 
     def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        if urlparse(self.path).path != "/report" or self.on_report is None or not 0 < length <= MAX_REPORT_BYTES:
+        if urlparse(self.path).path != "/report" or self.on_report is None:
             return self.send_error(404)
+        length = self.headers.get("Content-Length", "")
+        if not (length.isascii() and length.isdigit() and 0 < int(length) <= MAX_REPORT_BYTES):
+            return self.send_error(400, f"Content-Length must be 1..{MAX_REPORT_BYTES}")
         try:
-            report = json.loads(self.rfile.read(length))
-        except ValueError:
+            report = json.loads(self.rfile.read(int(length)))
+        except (ValueError, RecursionError):
             return self.send_error(400)
         self.on_report(report)
         self._send(b"{}", "application/json")
@@ -133,23 +159,56 @@ def _content_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+class _PageServer(ThreadingHTTPServer):
+    daemon_threads = True  # Ctrl-C does not wait for a browser's open connections
+    host_name = ""  # the address it was asked to listen on
+
+    def serves(self, host_header: str) -> bool:
+        """The Host header names this server: an IP address or localhost (which no other site's
+        page can send), or the name it was started with; and the port it listens on."""
+        try:
+            parts = urlsplit("//" + host_header)
+            name, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            return False
+        if port is not None and port != self.server_address[1]:
+            return False
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in ("localhost", str(self.server_address[0]).lower(), self.host_name.lower())
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, no traceback: a browser that closes a tab mid-download is no failure of the server."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.info("edgefer web: %s closed the connection", client_address[0])
+        else:
+            log.warning("edgefer web: a request from %s failed (%s: %s)", client_address[0], type(exc).__name__, exc)
+
+
 def make_server(config: WebConfig, on_report: Report | None = None) -> ThreadingHTTPServer:
     """The page's HTTP server, bound but not yet serving; `on_report` receives what a page
     opened with ``?report=N`` posts after N frames (the browser test reads it)."""
     config.validate()
     vendor = config.vendor_dir()
     model, settings = app_model(config.model)
-    settings.update(min_face_score=config.min_face_score, margin=DEFAULT_MARGIN)
+    detector = make_detector(DEFAULT_DETECTOR, config.min_face_score)
+    settings.update(detector=detector.decoding(), margin=DEFAULT_MARGIN)
     routes = {
         "/models/emotion.tflite": (model, "application/octet-stream"),
-        "/models/face_detector.tflite": (DETECTOR_FILE.read_bytes(), "application/octet-stream"),
+        "/models/face_detector.tflite": (detector.model_path.read_bytes(), "application/octet-stream"),
         "/config.json": (json.dumps(settings).encode(), "application/json"),
     }
     handler = partial(_Handler, routes=routes, vendor=vendor, on_report=on_report)
+    host = config.host or LOOPBACK  # every interface only when asked for by name (0.0.0.0)
     try:
-        return ThreadingHTTPServer((config.host, config.port), handler)
+        server = _PageServer((host, config.port), handler)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc})") from None
+        raise ConfigError(f"cannot listen on {host}:{config.port} ({exc.strerror or exc})") from None
+    server.host_name = host
+    return server
 
 
 def serve(config: WebConfig) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 
 from edgefer.training.torch_engine.env import torch  # noqa: F401  (before anything that could import TensorFlow)
 from edgefer.data import load_split
-from edgefer.scoring import FlipAveraged, score
+from edgefer.inference import FlipAveraged
+from edgefer.scoring import score
 from edgefer.training import rundir
 from edgefer.training.tensorfile import load_model_weights, save_model_weights
 from edgefer.training.torch_engine.nets import build_model, load_weights

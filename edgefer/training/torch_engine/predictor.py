@@ -1,4 +1,4 @@
-"""A torch-engine model as a scoring :class:`~edgefer.scoring.Predictor`."""
+"""A torch-engine model as a scoring :class:`~edgefer.inference.Predictor`."""
 
 from __future__ import annotations
 

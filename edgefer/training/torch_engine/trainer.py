@@ -26,12 +26,15 @@ from ...preprocessing import resize_faces
 from ...scoring import score
 from .. import rundir
 from ..config import TrainConfig
+from ..targets import selection_labels
 from ..recipe import (
     TrainResult,
     class_weight_vector,
+    labelled,
     load_data,
     model_info,
     scheduled_lr,
+    selection_score,
     summary_lines,
     warn_if_too_short,
     write_metrics,
@@ -59,8 +62,9 @@ def resolve_device(name: str, local_rank: int = 0):
 @dataclass
 class _Data:
     train_x: Any  # uint8 (N, S, S) on the device
-    train_y: Any
-    val_x: Any
+    train_t: Any  # float32 (N, 7) soft targets (edgefer.training.targets)
+    train_y: Any  # their argmax, for the training accuracy
+    val_x: Any  # the validation faces scored against the run's labels
     val_y: Any
     class_w: Any
 
@@ -121,18 +125,29 @@ class _Session:
 
 def _load(config: TrainConfig, spec, device) -> tuple[_Data, Any, Any]:
     train_ds, val_ds = load_data(config)
+    train_ds, targets = labelled(config, train_ds)
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-    class_w = class_weight_vector(train_ds.labels, config.class_weights)
-    data = _Data(as_tensor(resize_faces(train_ds.images, spec.input_size)), as_tensor(train_ds.labels.astype(np.int64)),
-                 as_tensor(resize_faces(val_ds.images, spec.input_size)), as_tensor(val_ds.labels.astype(np.int64)),
-                 as_tensor(class_w.astype(np.float32)))
+    class_w = class_weight_vector(targets.hard, config.class_weights)
+    val_y = selection_labels(val_ds, config.labels)
+    scored = np.flatnonzero(val_y >= 0)
+    data = _Data(as_tensor(resize_faces(train_ds.images, spec.input_size)), as_tensor(targets.soft),
+                 as_tensor(targets.hard), as_tensor(resize_faces(val_ds.images[scored], spec.input_size)),
+                 as_tensor(val_y[scored].astype(np.int64)), as_tensor(class_w.astype(np.float32)))
     return data, train_ds, val_ds
 
 
-def _loss(config: TrainConfig, logits, y, perm, lam: float, class_w, soft=None):
-    ce = F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=config.label_smoothing)
-    ce_b = F.cross_entropy(logits.float(), y[perm], reduction="none", label_smoothing=config.label_smoothing)
-    label_loss = (lam * ce * class_w[y] + (1 - lam) * ce_b * class_w[y[perm]]).mean()
+def _loss(config: TrainConfig, logits, targets, perm, lam: float, class_w, soft=None):
+    """Soft-target cross-entropy, smoothed towards uniform and weighted by each target's
+    expected class weight; a mixed batch is scored against both partners' targets
+    (one-hot targets give exactly torch's cross_entropy with label smoothing)."""
+    log_p = F.log_softmax(logits.float(), dim=1)
+    k = targets.shape[1]
+
+    def weighted_ce(t):
+        smoothed = t * (1 - config.label_smoothing) + config.label_smoothing / k
+        return (t @ class_w) * -(smoothed * log_p).sum(dim=1)
+
+    label_loss = (lam * weighted_ce(targets) + (1 - lam) * weighted_ce(targets[perm])).mean()
     if soft is None:
         return label_loss
     t = config.distill_temperature
@@ -159,7 +174,7 @@ def _train_epoch(session: _Session, data: _Data, spec, teachers, step_fn, gen) -
         soft = teachers.probabilities(faces, config.distill_temperature) if teachers else None
         for group in session.optimizer.param_groups:
             group["lr"] = scheduled_lr(config, session.step, steps)
-        loss, logits = step_fn(model_input(faces, spec), data.train_y[idx], perm, lam, soft)
+        loss, logits = step_fn(model_input(faces, spec), data.train_t[idx], perm, lam, soft)
         session.update_ema()
         session.step += 1
         y = data.train_y[idx]
@@ -189,10 +204,10 @@ def _make_step(session: _Session, data: _Data):
     config, model, optimizer = session.config, session.net, session.optimizer
     autocast = session.device.type == "cuda" and config.mixed_precision
 
-    def step(x, y, perm, lam, soft):
+    def step(x, targets, perm, lam, soft):
         with torch.autocast(session.device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = model(x)
-        loss = _loss(config, logits, y, perm, lam, data.class_w, soft)
+        loss = _loss(config, logits, targets, perm, lam, data.class_w, soft)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -253,8 +268,8 @@ def _finish(session: _Session, io_dir: Path, info, data: _Data, val_ds, spec) ->
     scored = []
     for name, model in candidates.items():
         report, _ = score(TorchPredictor(model, info, name, device), val_ds)
-        log.info("final model candidate: %-40s val top-1 %.4f", name, report["top1"])
-        scored.append((report["top1"], name, model, report))
+        log.info("final model candidate: %-40s val top-1 %.4f", name, selection_score(config, report))
+        scored.append((selection_score(config, report), name, model, report))
     _, choice, model, report = max(scored, key=lambda c: c[0])
     save_weights(model, io_dir / rundir.TORCH_MODEL_FILE)
     report["model"] = str(io_dir / rundir.TORCH_MODEL_FILE)

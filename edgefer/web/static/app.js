@@ -1,6 +1,7 @@
-// The page of `edgefer web`: source (webcam, image or video) -> BlazeFace (MediaPipe FaceDetector)
+// The page of `edgefer web`: source (webcam, image or video) -> BlazeFace, as `predict` runs it (faces.js)
 // -> each face crop, grown by edgefer's margin -> the emotion model (MediaPipe ImageClassifier).
-import { FaceDetector, FilesetResolver, ImageClassifier } from "/vendor/vision_bundle.mjs";
+import { FilesetResolver, ImageClassifier } from "/vendor/vision_bundle.mjs";
+import { createFaceDetector } from "/faces.js";
 
 const params = new URLSearchParams(location.search);
 const reportAfter = Number(params.get("report") || 0);  // frames; the browser test reads the report
@@ -10,17 +11,14 @@ const crop = document.createElement("canvas"), cropCtx = crop.getContext("2d");
 
 const config = await (await fetch("/config.json")).json();
 const vision = await FilesetResolver.forVisionTasks("/vendor/wasm");
-const detector = await FaceDetector.createFromOptions(vision, {
-  baseOptions: { modelAssetPath: "/models/face_detector.tflite", delegate: "CPU" },
-  runningMode: "VIDEO", minDetectionConfidence: config.min_face_score,
-});
+const detect = await createFaceDetector(vision, config.detector, "/models/face_detector.tflite");
 const classifier = await ImageClassifier.createFromOptions(vision, {
   baseOptions: { modelAssetPath: "/models/emotion.tflite", delegate: "CPU" },
   runningMode: "IMAGE", maxResults: config.labels.length,
 });
 $("status").textContent = `ready: ${config.model} (${config.input_size} px), choose a source`;
 
-let source = null, frames = 0, lastTimestamp = 0, reported = false;
+let source = null, frames = 0, reported = false;
 const times = [];
 
 function grownBox(box, width, height) {
@@ -88,11 +86,9 @@ function step() {
   if (width && height) {
     if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
     ctx.drawImage(source, 0, 0, width, height);
-    lastTimestamp = Math.max(performance.now(), lastTimestamp + 1);  // strictly increasing for VIDEO mode
-    const detections = detector.detectForVideo(canvas, lastTimestamp).detections;
-    const faces = detections.map((d) => {
+    const faces = detect(canvas).map((d) => {
       const box = grownBox(d.boundingBox, width, height);
-      return { box, detectorScore: d.categories[0].score, ...classify(box) };
+      return { box, detection: d.boundingBox, detectorScore: d.score, ...classify(box) };
     });
     frames += 1;
     times.push(performance.now());

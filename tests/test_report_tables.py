@@ -1,0 +1,67 @@
+"""The README's and model cards' number tables are generated from the committed reports (tools/report_tables.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from edgefer.runtime.zoo import SHIPPED
+
+_SPEC = importlib.util.spec_from_file_location(
+    "report_tables", Path(__file__).resolve().parents[1] / "tools" / "report_tables.py")
+tables = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(tables)
+
+METRICS = {"top1": 0.6123, "top3": 0.9012, "mcc": 0.5555, "macro_f1": 0.6011, "log_loss": 0.987, "roc_auc": 0.901,
+           "ece": 0.033}
+PROVENANCE = {"data": "faces.csv.gz", "split": "PublicTest", "data_sha256": "d" * 64, "command": "edgefer evaluate x",
+              "host_cpu": "a CPU"}
+
+
+def _reports(root: Path, top1: float = 0.6123) -> None:
+    for model in SHIPPED:
+        evaluation = {**METRICS, "top1": top1, "model": model.file, "model_sha256": model.sha256, **PROVENANCE}
+        reference = {**METRICS, "model": model.reference, "model_sha256": "r" * 64}
+        parity = {"reference": reference, "candidate": evaluation, "delta_top1": top1 - METRICS["top1"],
+                  "delta_top3": 0.0, "delta_mcc": 0.0, "agreement": 0.9601, "mcnemar_p": 0.5, "passed": True,
+                  "ci95": {"delta_top1": [-0.004, 0.006]},
+                  "checks": [{"check": "agreement", "value": 0.9601, "limit": 0.95, "op": ">=", "passed": True}],
+                  **PROVENANCE}
+        for path, report in ((model.evaluation, evaluation), (model.parity, parity)):
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(json.dumps(report))
+
+
+def test_committed_tables_agree_with_their_reports(capsys):
+    assert tables.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_only_the_marked_region_is_rewritten_from_the_reports(tmp_path):
+    _reports(tmp_path, top1=0.6789)
+    name = SHIPPED[0].name
+    text = (f"Typed 0.1111 stays.\n<!-- report-table: evaluation {name} -->\n| stale | 0.1111 |\n"
+            "<!-- /report-table -->\nAfter 0.2222.\n")
+    new = tables.rewrite(text, tmp_path)
+    assert new.startswith("Typed 0.1111 stays.\n") and new.endswith("<!-- /report-table -->\nAfter 0.2222.\n")
+    assert "| stale |" not in new and "0.6789" in new and f"sha256 {SHIPPED[0].sha256[:12]}" in new
+    assert tables.rewrite(new, tmp_path) == new
+
+
+def test_a_changed_report_makes_its_table_stale(tmp_path):
+    _reports(tmp_path)
+    text = "<!-- report-table: shipped -->\n<!-- /report-table -->\n"
+    current = tables.rewrite(text, tmp_path)
+    assert all(f"`{model.name}`" in current for model in SHIPPED)
+    _reports(tmp_path, top1=0.7001)
+    assert tables.rewrite(current, tmp_path) != current and "0.7001" in tables.rewrite(current, tmp_path)
+
+
+@pytest.mark.parametrize("spec, message", [("histogram", "unknown table 'histogram'"),
+                                           ("parity nosuchmodel", "no shipped model is called 'nosuchmodel'"),
+                                           (f"parity {SHIPPED[0].name}", "no such report")])
+def test_a_bad_region_or_a_missing_report_is_an_error(tmp_path, spec, message):
+    with pytest.raises(tables.TableError, match=message):
+        tables.rewrite(f"<!-- report-table: {spec} -->\n<!-- /report-table -->\n", tmp_path, "doc.md")

@@ -1,0 +1,158 @@
+"""Write the number tables of the README and the model cards from the committed reports.
+
+Each table sits between two markers, and only what lies between them is rewritten:
+
+    <!-- report-table: evaluation default -->
+    ...
+    <!-- /report-table -->
+
+A table names its kind and, where it has one, a shipped model (edgefer.runtime.zoo), and
+ends with the provenance of its numbers: the report file, the model's and the data's
+hash, the command and the host. `--check` writes nothing and exits 1 when a table
+differs from what its reports give (tests/test_report_tables.py runs it).
+
+    python tools/report_tables.py           # rewrite the tables
+    python tools/report_tables.py --check   # exit 1 if any is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from edgefer.runtime.zoo import REPOSITORY, SHIPPED, SHIPPED_MODELS, ShippedModel
+
+DOCUMENTS = ("README.md", *(model.card for model in SHIPPED))
+REGION = re.compile(r"(<!-- report-table: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /report-table -->)", re.S)
+METRICS = (("top1", "top-1", 4), ("top3", "top-3", 4), ("mcc", "MCC", 4), ("macro_f1", "macro-F1", 4),
+           ("log_loss", "log loss", 3), ("roc_auc", "ROC-AUC", 3), ("ece", "ECE", 3))
+
+
+class TableError(Exception):
+    """A region that names no known table, or a report that is missing."""
+
+
+def read(path: str, root: Path) -> dict[str, Any]:
+    file = root / path
+    if not file.is_file():
+        raise TableError(f"{path}: no such report")
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+def _source(path: str, report: dict[str, Any], side: dict[str, Any] | None = None) -> str:
+    model = side or report
+    return (f"<sub>From `{path}`: model `{model['model']}` (sha256 {str(model.get('model_sha256'))[:12]}), "
+            f"data `{report['data']}` [{report['split']}] (sha256 {str(report.get('data_sha256'))[:12]}), "
+            f"`{report.get('command')}`, on {report.get('host_cpu')}.</sub>")
+
+
+def _metric_cells(report: dict[str, Any], keys=METRICS) -> str:
+    return " | ".join(f"{report[key]:.{digits}f}" for key, _, digits in keys)
+
+
+def shipped_table(root: Path) -> str:
+    """README: one row per shipped model, its PublicTest numbers and its parity verdict."""
+    keys = METRICS[:4]
+    lines = ["| name | " + " | ".join(title for _, title, _ in keys) + " | int8 vs float16: top-1, agreement | model card |",
+             "|---|" + "---:|" * len(keys) + "---|---|"]
+    sources = []
+    for model in SHIPPED:
+        evaluation, parity = read(model.evaluation, root), read(model.parity, root)
+        verdict = "PASS" if parity["passed"] else "FAIL"
+        lines.append(f"| `{model.name}` | {_metric_cells(evaluation, keys)} | "
+                     f"{100 * parity['delta_top1']:+.2f} pp, {parity['agreement']:.4f} {verdict} | "
+                     f"[{Path(model.card).name}]({model.card}) |")
+        sources += [_source(model.evaluation, evaluation), _source(model.parity, parity, parity["candidate"])]
+    return "\n".join(lines + [""] + [s + "<br>" for s in sources[:-1]] + sources[-1:])
+
+
+def evaluation_table(root: Path, model: ShippedModel) -> str:
+    """A card: the float16 reference and the shipped int8 model, every metric of the evaluate report."""
+    evaluation, parity = read(model.evaluation, root), read(model.parity, root)
+    lines = ["| model | " + " | ".join(title for _, title, _ in METRICS) + " |",
+             "|---|" + "---:|" * len(METRICS),
+             f"| float16 TFLite (`{Path(model.reference).name}`, parity reference) | "
+             f"{_metric_cells(parity['reference'])} |",
+             f"| **int8 TFLite (`{model.name}`)** | {_metric_cells(evaluation)} |"]
+    return "\n".join(lines + ["", _source(model.evaluation, evaluation) + "<br>",
+                              _source(model.parity, parity, parity["reference"])])
+
+
+def parity_table(root: Path, model: ShippedModel) -> str:
+    """A card or the README: the parity gate's checks, intervals and verdict."""
+    parity = read(model.parity, root)
+    ci = parity.get("ci95", {})
+
+    def interval(key: str) -> str:
+        return f" [95% CI {100 * ci[key][0]:+.2f}, {100 * ci[key][1]:+.2f}]" if key in ci else ""
+
+    lines = ["| check | value | limit | result |", "|---|---:|---:|---|"]
+    for c in parity["checks"]:
+        lines.append(f"| {c['check']} | {c['value']:.4f} | {c['op']} {c['limit']} | {'PASS' if c['passed'] else 'FAIL'} |")
+    lines += ["", f"int8 minus float16: top-1 {100 * parity['delta_top1']:+.2f} pp{interval('delta_top1')}, "
+                  f"top-3 {100 * parity['delta_top3']:+.2f} pp{interval('delta_top3')}, MCC {parity['delta_mcc']:+.4f}, "
+                  f"agreement {parity['agreement']:.4f}, McNemar p = {parity['mcnemar_p']:.2g}: "
+                  f"**{'PASS' if parity['passed'] else 'FAIL'}**.", "",
+              _source(model.parity, parity, parity["candidate"])]
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[..., str]] = {"shipped": shipped_table, "evaluation": evaluation_table,
+                                         "parity": parity_table}
+
+
+def render(spec: str, root: Path) -> str:
+    kind, *names = spec.split()
+    if kind not in TABLES:
+        raise TableError(f"unknown table {kind!r} (known: {', '.join(TABLES)})")
+    models = []
+    for name in names:
+        if name not in SHIPPED_MODELS:
+            raise TableError(f"table {spec!r}: no shipped model is called {name!r}")
+        models.append(SHIPPED_MODELS[name])
+    return TABLES[kind](root, *models)
+
+
+def rewrite(text: str, root: Path, where: str = "text") -> str:
+    """The text with every marked table replaced by what its reports give now."""
+    def replace(match: re.Match) -> str:
+        try:
+            body = render(match["spec"], root)
+        except (TableError, TypeError) as exc:
+            raise TableError(f"{where}: {exc}") from None
+        return f"{match.group(1)}{body}\n{match.group(4)}"
+
+    return REGION.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a table is stale")
+    parser.add_argument("--root", default=str(REPOSITORY), help="the repository (where README.md and models/ are)")
+    args = parser.parse_args(argv)
+    root, stale = Path(args.root), []
+    try:
+        for name in DOCUMENTS:
+            path = root / name
+            text = path.read_text(encoding="utf-8")
+            new = rewrite(text, root, name)
+            if new != text:
+                stale.append(name)
+                if not args.check:
+                    tmp = path.with_name(f".{path.name}.tmp")
+                    tmp.write_text(new, encoding="utf-8")
+                    tmp.replace(path)
+    except TableError as exc:
+        print(f"report_tables: error: {exc}", file=sys.stderr)
+        return 2
+    for name in stale:
+        print(f"{name}: {'stale' if args.check else 'rewritten'}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
