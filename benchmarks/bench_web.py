@@ -1,12 +1,19 @@
-"""Frames per second of the `edgefer web` page in headless Chromium, fed by a fake camera.
+"""Frames per second of the `edgefer web` page in headless Chromium, fed by a fake camera; or,
+with --crops, how often the page and `edgefer predict` agree on real face crops.
 
     make app-deps                       # chromium, @mediapipe/tasks-vision, mediapipe
     python benchmarks/bench_web.py [--frames 300] [--model default]
+    python benchmarks/bench_web.py --crops fer2013.csv.gz [--n 300] [--split PublicTest]
 
 The fake camera shows examples/astronaut.jpg in a 640x480 frame, as in tests/test_web.py (whose
 video writer and browser flags this reuses). The page detects (BlazeFace short range) and
 classifies every frame it draws, in a requestAnimationFrame loop, so the rate is capped by the
 browser's frame rate (60 Hz); Chromium runs with --disable-gpu (software rendering, CPU wasm).
+
+--crops writes the first N faces of the split as PNG crops of 48 px, each shipped model's network
+size and 160 px (Pillow's bicubic upscale) into a temporary folder, opens each through the page's
+file input with "images are face crops" on (tests/test_web.py's CropPage) and runs `edgefer predict`
+on the same files: top-1 agreement and mean absolute score difference per model and size.
 """
 
 from __future__ import annotations
@@ -25,16 +32,47 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from test_web import CHROMIUM_FLAGS, PHOTO, _serve, _y4m  # noqa: E402
+from test_web import CHROMIUM_FLAGS, PHOTO, _serve, _y4m, agreement, page_and_predict  # noqa: E402
 
+from edgefer.data import load_split  # noqa: E402
+from edgefer.runtime import EmotionClassifier  # noqa: E402
+from edgefer.runtime.zoo import SHIPPED  # noqa: E402
 from edgefer.web import WebConfig  # noqa: E402
+
+
+def crop_agreement(args: argparse.Namespace) -> dict:
+    faces = load_split(args.crops, args.split).images[: args.n]
+    result = {"faces": len(faces), "split": args.split, "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in SHIPPED:
+            network = EmotionClassifier(model.name).info.source["app_graph"]["network_size"]
+            sizes, images = sorted({48, network, 160}), []
+            folder = Path(tmp) / model.name
+            folder.mkdir()
+            for i, face in enumerate(faces):
+                for size in sizes:
+                    images.append(folder / f"face{i:04d}_{size}.png")
+                    Image.fromarray(face).resize((size, size), Image.BICUBIC).save(images[-1])
+            seen, predicted = page_and_predict(model.name, images, folder / "profile")
+            entry = result["models"][model.name] = {"network_size": network}
+            for size in sizes:
+                picked = [i for i, path in enumerate(images) if path.stem.endswith(f"_{size}")]
+                top1, gap = agreement([seen[i] for i in picked], [predicted[i] for i in picked])
+                entry[f"{size}px"] = {"top1_agreement": round(top1, 4), "mean_abs_score_diff": round(gap, 5)}
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=300, help="frames to process before the page reports")
     parser.add_argument("--model", default="default")
+    parser.add_argument("--crops", help="a FER2013 CSV: measure page/predict agreement on its faces instead")
+    parser.add_argument("--split", default="PublicTest")
+    parser.add_argument("--n", type=int, default=300, help="faces for --crops")
     args = parser.parse_args()
+    if args.crops:
+        print(json.dumps(crop_agreement(args), indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         frame = np.full((480, 640, 3), 128, np.uint8)
         frame[:, 80:560] = np.asarray(Image.open(PHOTO).convert("RGB").resize((480, 480), Image.BILINEAR))

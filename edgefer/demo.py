@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .configtypes import MAX_SEED, check_range
+from .training.config import MAX_EPOCHS
 from .synthetic import fer_csv
 
 log = logging.getLogger(__name__)
@@ -29,15 +30,13 @@ class DemoConfig:
 
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
+    check_range("--faces-per-class", config.faces_per_class, 1, 100_000)
+    check_range("--epochs", config.epochs, 1, MAX_EPOCHS)
+    check_range("--seed", config.seed, 0, MAX_SEED)
     from .export import ExportConfig, export
     from .runtime import EmotionClassifier
     from .synthetic import faces
     from .training import preset, train
-    from .training.config import MAX_EPOCHS
-
-    check_range("--faces-per-class", config.faces_per_class, 1, 100_000)
-    check_range("--epochs", config.epochs, 1, MAX_EPOCHS)
-    check_range("--seed", config.seed, 0, MAX_SEED)
     out = Path(config.out)
     if out.exists() and any(out.iterdir()):
         from .errors import ConfigError

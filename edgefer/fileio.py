@@ -66,7 +66,9 @@ def keep_written(folder: str | os.PathLike) -> None:
     root = Path(folder).resolve()
     kept = [f for f in written.files if f.resolve().is_relative_to(root)]
     _drop_backups([written.files.pop(f) for f in kept])
-    written.folders = [d for d in written.folders if not (d.resolve().is_relative_to(root) or root.is_relative_to(d.resolve()))]
+    # The folders it made inside `folder` stay with their files, and so do those holding it.
+    written.folders = [d for d in written.folders
+                       if not (d.resolve().is_relative_to(root) or root.is_relative_to(d.resolve()))]
 
 
 def _undo(written: _Written) -> None:

@@ -156,7 +156,8 @@ def compare(
 def summary_table(report: dict[str, Any]) -> str:
     lines = [f"{'check':<16} {'value':>9} {'limit':>9}  result"]
     for c in report["checks"]:
-        lines.append(f"{c['check']:<16} {_r4(c['value']):>9.4f} {c['op']}{c['limit']:>8.4f}  {'PASS' if c['passed'] else 'FAIL'}")
+        lines.append(f"{c['check']:<16} {_r4(c['value']):>9.4f} {c['op']}{c['limit']:>8.4f}  "
+                     f"{'PASS' if c['passed'] else 'FAIL'}")
     lines.append(f"parity: {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines)
 
@@ -186,7 +187,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"{len(report['disagreements'])} faces disagree.", "",
              "| check | value | limit | result |", "|---|---:|---:|---|"]
     for c in report["checks"]:
-        rows.append(f"| {c['check']} | {_r4(c['value']):.4f} | {c['op']} {c['limit']} | {'PASS' if c['passed'] else 'FAIL'} |")
+        rows.append(f"| {c['check']} | {_r4(c['value']):.4f} | {c['op']} {c['limit']} | "
+                    f"{'PASS' if c['passed'] else 'FAIL'} |")
     rows += ["", "| class | recall delta |", "|---|---:|"]
     rows += [f"| {k} | {_r4(v):+.4f} |" for k, v in report["per_class_recall_delta"].items()]
     rows += ["", f"**{'PASS' if report['passed'] else 'FAIL'}**", ""]

@@ -1,5 +1,7 @@
 import importlib
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,32 @@ def import_app_dependency(name: str):
         return importlib.import_module(name)
     except ImportError as exc:
         missing_app_dependency(f"{name} cannot be imported ({exc})")
+
+
+HEARTBEAT_SECONDS = 60
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test, or the training fixture it waits for, can take minutes on a busy 2-core host:
+    say which test is still running once a minute, so the run never looks hung."""
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    capture = item.config.pluginmanager.get_plugin("capturemanager")
+    started, done = time.monotonic(), threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            # As pytest's own live logging writes from any thread: past the output capture.
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"... still in {item.nodeid} ({time.monotonic() - started:.0f} s)")
+
+    heartbeat = threading.Thread(target=beat, daemon=True)
+    if reporter is not None and capture is not None:
+        heartbeat.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def has_tensorflow() -> bool:

@@ -234,6 +234,27 @@ def test_distillation_keeps_qat_on_the_float_model(run_dir, synthetic_csv):
     assert agreement[1.0] >= 0.9 > agreement[0.0], agreement
 
 
+def test_a_new_format_is_one_row_and_one_function(run_dir, tmp_path, monkeypatch):
+    """The format table names the converter and the suffix; export dispatches through it."""
+    from edgefer.export import ExportConfig, convert, export
+    from edgefer.export.formats import FORMATS, Format
+
+    assert {f.converter for f in FORMATS.values()} <= set(convert.CONVERTERS)
+    monkeypatch.setattr(convert, "CONVERTERS", dict(convert.CONVERTERS))
+    calls = []
+
+    @convert.converter
+    def tflite_float32_counted(model, representative, io):
+        calls.append(model.name)
+        return convert.tflite_float32(model, representative, io)
+
+    monkeypatch.setitem(FORMATS, "counted", Format("counted", "float32, counted", "tflite_float32_counted"))
+    report = export(ExportConfig(model=str(run_dir), out=str(tmp_path / "x"), formats=("counted",)))
+    assert len(calls) == 1
+    assert report["formats"]["counted"]["file"] == "model_counted.tflite"
+    assert _io_dtypes(tmp_path / "x" / "model_counted.tflite") == (np.float32, np.float32)
+
+
 def test_ptq_int8_io_through_the_cli(run_dir, synthetic_csv, tmp_path, capsys):
     from edgefer.cli import main
 

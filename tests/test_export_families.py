@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 from conftest import requires_tf
 
+from edgefer.families import list_families
+
 pytestmark = requires_tf
 
 # The smallest member of each series runs in the quick suite (pytest -m "not slow");
 # the larger ones add depth and width, not new layer types. All 17 together take
 # about 8 minutes on two busy cores, b7 alone over a minute.
 QUICK = ("b0", "v2-b0", "lite0")
-FAMILIES = [f"b{i}" for i in range(8)] + [f"v2-b{i}" for i in range(4)] + [f"lite{i}" for i in range(5)]
-PARAMS = [pytest.param(f, marks=() if f in QUICK else pytest.mark.slow) for f in FAMILIES]
+PARAMS = [pytest.param(f, marks=() if f in QUICK else pytest.mark.slow) for f in list_families()]
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +54,30 @@ def test_family_quantize_aware_training_step(family):
     optimizer.apply_gradients(zip(grads, qat.trainable_variables))
     assert np.isfinite(float(loss))
     assert all(g is not None for g in grads)
+
+
+def test_a_family_is_one_registration():
+    """A registered builder is all the Keras engine, the weights parser and the help texts need."""
+    from edgefer.errors import ConfigError
+    from edgefer.families import FAMILIES, names_text, register_family
+    from edgefer.training.keras_models import build_model
+    from edgefer.training.pretrained import parse_weights
+
+    @register_family("toy0", "tf_toy0", 64, mean=127.0, std=128.0)
+    def toy_backbone(family, inputs, drop_connect_rate, download_imagenet):
+        from edgefer.training.keras_env import keras
+
+        x = keras.layers.Conv2D(8, 3, 2, padding="same", use_bias=False, name="stem_conv")(inputs)
+        return keras.layers.BatchNormalization(name="stem_bn")(x)
+
+    try:
+        assert names_text(list_families()).endswith("lite0..lite4, toy0")
+        model = build_model("toy0", 48, "none")
+        assert model.output_shape == (None, 7) and model.get_layer("stem_conv").filters == 8
+        assert model.input_shape == (None, 48, 48, 3)
+        with pytest.raises(ConfigError, match="no offline ImageNet weights for toy0"):
+            parse_weights("imagenet", "toy0", "keras")
+        with pytest.raises(ValueError, match="registered twice"):
+            register_family("toy0", "tf_toy0", 64)(toy_backbone)
+    finally:
+        del FAMILIES["toy0"]

@@ -137,7 +137,7 @@ def template(tmp_path_factory) -> Path:
     (ws / "inflr.json").write_text('{"lr": Infinity}')
     (ws / "nanrot.json").write_text('{"augment": {"rotation_deg": NaN}}')
     (ws / "deep.json").write_text('{"augment": ' + "[" * 1200 + "]" * 1200 + "}")
-    (ws / "deep.yaml").write_text("epochs: " + "[" * 1200 + "]" * 1200 + "\n")
+    (ws / "deep.yaml").write_text("epochs: " + "[" * 600 + "]" * 600 + "\n")
     (ws / "nan_temperature.tflite").write_bytes(_with_info(temperature=float("nan")))
     (ws / "inf_mean.tflite").write_bytes(_with_info(preprocess=PreprocessSpec(mean=float("inf"))))
     (ws / "number_labels.tflite").write_bytes(_with_info(labels=tuple(range(7))))

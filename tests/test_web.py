@@ -8,6 +8,7 @@ and fails under ``CI=true``.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import queue
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,6 +27,7 @@ from PIL import Image
 
 from conftest import missing_app_dependency
 
+from edgefer.cli import main as cli_main
 from edgefer.errors import ConfigError
 from edgefer.export.graph import has_app_graph
 from edgefer.export.tflite_metadata import METADATA_NAME
@@ -33,6 +36,7 @@ from edgefer.metadata import read_metadata_entries, read_model_info
 from edgefer.runtime import EmotionClassifier
 from edgefer.runtime.blazeface import iou
 from edgefer.runtime.faces import DEFAULT_DETECTOR, make_detector
+from edgefer.runtime.zoo import SHIPPED
 from edgefer.web import DEFAULT_VENDOR, WebConfig, make_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +84,7 @@ def test_server_serves_page_models_and_vendor_files_only(fake_vendor):
         runtime_detector = make_detector(DEFAULT_DETECTOR, WebConfig().min_face_score)
         assert _get(base + "/models/face_detector.tflite")[0] == runtime_detector.model_path.read_bytes()
         assert config["detector"] == json.loads(json.dumps(runtime_detector.decoding()))
-        assert _get(base + "/faces.js")[1] == "text/javascript"
+        assert _get(base + "/faces.js")[1] == _get(base + "/canonical_face.js")[1] == "text/javascript"
         for path in ("/vendor/../secret.txt", "/vendor/%2e%2e/secret.txt", "/models/other.tflite", "/etc/passwd"):
             with pytest.raises(urllib.error.HTTPError, match="404"):
                 _get(base + path)
@@ -144,6 +148,134 @@ def _page_report(tmp_path: Path, frames: int) -> dict:
         server.shutdown()
         server.server_close()
     return report
+
+
+class CropPage:
+    """The page in headless Chromium with "images are face crops" on, opening image files through
+    its own file input. Chromium is driven over the DevTools protocol on a pipe (fds 3 and 4),
+    so no package beyond the standard library is needed."""
+
+    def __init__(self, model: str, profile: Path) -> None:
+        self.reports: queue.Queue = queue.Queue()
+        self.server, base = _serve(WebConfig(model=model, port=0), self.reports.put)
+        commands, self._commands = os.pipe()
+        self._answers, answers = os.pipe()
+
+        def pipe_fds() -> None:  # in the child: Chromium reads commands on fd 3 and answers on fd 4
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (commands, answers)]
+            os.dup2(high[0], 3)
+            os.dup2(high[1], 4)
+
+        command = ["chromium", *CHROMIUM_FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}",
+                   f"{base}/?crops=1&report=1"]
+        self.browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True, close_fds=False, preexec_fn=pipe_fds)
+        os.close(commands)
+        os.close(answers)
+        self._buffer, self._id, self._session = b"", 0, None
+
+    def _call(self, method: str, **params) -> dict:
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params}
+        if self._session:
+            message["sessionId"] = self._session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        while True:  # answers come in order with events between them
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._answers, 1 << 16)
+                if not chunk:
+                    raise RuntimeError("Chromium closed its DevTools pipe")
+                self._buffer += chunk
+            text, self._buffer = self._buffer.split(b"\0", 1)
+            answer = json.loads(text)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+
+    def wait_ready(self, seconds: float = BROWSER_SECONDS) -> None:
+        """Attach to the page's tab and wait until it has loaded both models."""
+        deadline = time.monotonic() + seconds
+        while self._session is None:
+            pages = [t for t in self._call("Target.getTargets")["targetInfos"] if t["type"] == "page"]
+            if pages:
+                self._session = self._call("Target.attachToTarget", targetId=pages[0]["targetId"],
+                                           flatten=True)["sessionId"]
+            elif time.monotonic() > deadline:
+                pytest.fail(f"Chromium opened no page within {seconds} s")
+        while True:
+            status = self._call("Runtime.evaluate", expression="document.getElementById('status').textContent")
+            if status["result"].get("value", "").startswith("ready"):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"the page was not ready within {seconds} s: {status['result'].get('value')!r}")
+            time.sleep(0.5)
+
+    def classify(self, image: Path) -> dict:
+        """The page's one face for an image file opened through its file input."""
+        root = self._call("DOM.getDocument")["root"]["nodeId"]
+        node = self._call("DOM.querySelector", nodeId=root, selector="#file")["nodeId"]
+        self._call("DOM.setFileInputFiles", nodeId=node, files=[str(image.resolve())])
+        while True:
+            report = self.reports.get(timeout=60)
+            if report["source"] == image.name:
+                (face,) = report["faces"]
+                return face
+
+    def close(self) -> None:
+        os.killpg(self.browser.pid, signal.SIGKILL)  # the browser's own process group, started above
+        self.browser.wait(timeout=30)
+        os.close(self._commands)
+        os.close(self._answers)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def page_and_predict(model: str, images: list[Path], profile: Path) -> tuple[list[dict], list[dict]]:
+    """What the page and `edgefer predict --json` say about the same face-crop files, in order."""
+    page = CropPage(model, profile)
+    try:
+        page.wait_ready()
+        seen = [page.classify(image) for image in images]
+    finally:
+        page.close()
+    listing = profile.parent / f"predict_{model}.json"
+    assert cli_main(["predict", *map(str, images), "--model", model, "--json", str(listing)]) == 0
+    return seen, json.loads(listing.read_text())
+
+
+def agreement(seen: list[dict], predicted: list[dict]) -> tuple[float, float]:
+    """(top-1 agreement, mean absolute score difference) between page faces and predict records."""
+    same = [s["label"] == p["label"] for s, p in zip(seen, predicted, strict=True)]
+    gaps = [abs(s["scores"][label] - p["probabilities"][label]) for s, p in zip(seen, predicted) for label in LABELS]
+    return float(np.mean(same)), float(np.mean(gaps))
+
+
+def _face_crops(folder: Path, sizes: tuple[int, ...]) -> list[Path]:
+    """Colour crops around the astronaut's face (shifted, zoomed, mirrored, darkened), at each size."""
+    photo = Image.open(PHOTO).convert("RGB")
+    folder.mkdir()
+    paths = []
+    for i, (dx, dy, grow, flip, light) in enumerate([(0, 0, 0, False, 1.0), (-12, 6, 10, False, 1.0),
+                                                     (10, -8, -14, True, 1.0), (4, 12, 24, False, 0.6),
+                                                     (-6, -4, 4, True, 1.3), (16, 0, -20, False, 0.8)]):
+        crop = photo.crop((150 + dx - grow, 44 + dy - grow, 300 + dx + grow, 194 + dy + grow))
+        crop = crop.transpose(Image.FLIP_LEFT_RIGHT) if flip else crop
+        crop = Image.fromarray(np.clip(np.asarray(crop) * light, 0, 255).astype(np.uint8))
+        for size in sizes:
+            paths.append(folder / f"crop{i}_{size}.png")
+            crop.resize((size, size), Image.BICUBIC).save(paths[-1])
+    return paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [model.name for model in SHIPPED])
+def test_page_gives_predicts_answer_for_face_crops_of_any_size(name, tmp_path, browser):
+    network = EmotionClassifier(name).info.source["app_graph"]["network_size"]
+    images = _face_crops(tmp_path / "crops", (48, network, 160))
+    seen, predicted = page_and_predict(name, images, tmp_path / "profile")
+    top1, gap = agreement(seen, predicted)
+    assert top1 >= 0.99 and gap <= 0.01, (top1, gap)
 
 
 @pytest.mark.slow

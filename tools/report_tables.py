@@ -54,16 +54,23 @@ def _metric_cells(report: dict[str, Any], keys=METRICS) -> str:
     return " | ".join(f"{report[key]:.{digits}f}" for key, _, digits in keys)
 
 
+def _ferplus_cells(report: dict[str, Any]) -> str:
+    """FER+ plurality top-1 and mean vote share ('-' for a report scored without votes)."""
+    fp = report.get("ferplus") or {}
+    return " | ".join("-" if fp.get(key) is None else f"{fp[key]:.4f}" for key in ("top1", "mean_vote_share"))
+
+
 def shipped_table(root: Path) -> str:
     """README: one row per shipped model, its PublicTest numbers and its parity verdict."""
     keys = METRICS[:4]
-    lines = ["| name | " + " | ".join(title for _, title, _ in keys) + " | int8 vs float16: top-1, agreement | model card |",
-             "|---|" + "---:|" * len(keys) + "---|---|"]
+    lines = ["| name | " + " | ".join(title for _, title, _ in keys) + " | FER+ top-1 | vote share "
+             "| int8 vs float16: top-1, agreement | model card |",
+             "|---|" + "---:|" * (len(keys) + 2) + "---|---|"]
     sources = []
     for model in SHIPPED:
         evaluation, parity = read(model.evaluation, root), read(model.parity, root)
         verdict = "PASS" if parity["passed"] else "FAIL"
-        lines.append(f"| `{model.name}` | {_metric_cells(evaluation, keys)} | "
+        lines.append(f"| `{model.name}` | {_metric_cells(evaluation, keys)} | {_ferplus_cells(evaluation)} | "
                      f"{100 * parity['delta_top1']:+.2f} pp, {parity['agreement']:.4f} {verdict} | "
                      f"[{Path(model.card).name}]({model.card}) |")
         sources += [_source(model.evaluation, evaluation), _source(model.parity, parity, parity["candidate"])]
@@ -73,11 +80,17 @@ def shipped_table(root: Path) -> str:
 def evaluation_table(root: Path, model: ShippedModel) -> str:
     """A card: the float16 reference and the shipped int8 model, every metric of the evaluate report."""
     evaluation, parity = read(model.evaluation, root), read(model.parity, root)
-    lines = ["| model | " + " | ".join(title for _, title, _ in METRICS) + " |",
-             "|---|" + "---:|" * len(METRICS),
+    lines = ["| model | " + " | ".join(title for _, title, _ in METRICS) + " | FER+ top-1 | vote share |",
+             "|---|" + "---:|" * (len(METRICS) + 2),
              f"| float16 TFLite (`{Path(model.reference).name}`, parity reference) | "
-             f"{_metric_cells(parity['reference'])} |",
-             f"| **int8 TFLite (`{model.name}`)** | {_metric_cells(evaluation)} |"]
+             f"{_metric_cells(parity['reference'])} | {_ferplus_cells(parity['reference'])} |",
+             f"| **int8 TFLite (`{model.name}`)** | {_metric_cells(evaluation)} | {_ferplus_cells(evaluation)} |"]
+    counts = (evaluation.get("ferplus") or {}).get("counts")
+    if counts:
+        lines += ["", f"Top-1 and top-3 are against FER2013's labels ({evaluation['n']} faces); FER+ top-1 against "
+                      f"the plurality of the ten FER+ annotators ({counts['scored']} faces; {counts['ties']} ties, "
+                      f"{counts['non_emotion']} non-emotion pluralities and {counts['no_votes']} faces without votes "
+                      "left out); vote share is the mean fraction of annotators who chose the predicted class."]
     return "\n".join(lines + ["", _source(model.evaluation, evaluation) + "<br>",
                               _source(model.parity, parity, parity["reference"])])
 

@@ -8,7 +8,7 @@ import typer
 from ..export.config import ExportConfig
 from ..parity import ParityThresholds
 from .app import app
-from .options import DATA_HELP, default_of, given, read_config_file
+from .options import DATA_HELP, VOTES_HELP, default_of, given, read_config_file
 
 
 def _e(name: str) -> str:
@@ -24,6 +24,7 @@ def export_command(
     model: str = typer.Argument(..., help="Run directory, or a .keras/.safetensors file with model_info.json beside it."),
     int8: bool = typer.Option(False, "--int8", help="Add the full-integer int8 model to --formats."),
     data: Optional[str] = typer.Option(None, "--data", help=DATA_HELP, show_default="the run's training data"),
+    votes: Optional[str] = typer.Option(None, "--votes", help=VOTES_HELP, show_default="the run's, with the run's data"),
     out: Optional[str] = typer.Option(None, "--out", help="Output directory.", show_default="MODEL/export"),
     formats: Optional[str] = typer.Option(None, "--formats", help="Comma list of int8, float32, float16, dynamic.", show_default=_e("formats")),
     io: Optional[str] = typer.Option(None, "--io", help="int8 model input/output type: int8, uint8 or float32.", show_default=_e("io")),
@@ -54,7 +55,7 @@ def export_command(
     # Checked by type as a whole before the flags are laid over it.
     recipe = ExportConfig.from_dict(read_config_file(config_file)).to_dict() if config_file else {}
     flags = given(
-        model=model, data=data, out=out, io=io, qat=qat, qat_epochs=qat_epochs, qat_steps=qat_steps, qat_lr=qat_lr,
+        model=model, data=data, votes=votes, out=out, io=io, qat=qat, qat_epochs=qat_epochs, qat_steps=qat_steps, qat_lr=qat_lr,
         qat_bn_freeze_fraction=qat_bn_freeze_fraction, qat_range_freeze_fraction=qat_range_freeze_fraction,
         qat_distill=qat_distill, calibration_size=calibration_size, batch_size=batch_size, train_split=train_split,
         val_split=val_split, seed=seed, allow_float_ops=allow_float_ops, parity_gate=parity_gate, skip_bad=skip_bad,

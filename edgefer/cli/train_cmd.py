@@ -5,8 +5,10 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
+from ..families import list_families, names_text
 from ..training.config import AugmentConfig, TrainConfig
 from ..training.config import preset as preset_config
+from ..training.pretrained import weights_help
 from ..training.targets import LABEL_SOURCES
 from .app import app
 from .options import DATA_HELP, given, key_values, read_config_file, shown
@@ -27,8 +29,8 @@ def train(
     config_file: Optional[str] = typer.Option(None, "--config", help="Recipe file (JSON or YAML) instead of a preset; a run's config.json is one."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue the interrupted run in this directory."),
     engine: Optional[str] = typer.Option(None, help="keras (the train extra) or torch (the torch extra).", show_default=_d("engine")),
-    family: Optional[str] = typer.Option(None, help="b0..b7, v2-b0..v2-b3, lite0..lite4.", show_default=_d("family")),
-    weights: Optional[str] = typer.Option(None, help="none, imagenet, lite0-imagenet, a weights file or a run directory.", show_default=_d("weights")),
+    family: Optional[str] = typer.Option(None, help=f"{names_text(list_families())}.", show_default=_d("family")),
+    weights: Optional[str] = typer.Option(None, help=weights_help(), show_default=_d("weights")),
     input_size: Optional[int] = typer.Option(None, help="Model input side in px.", show_default=_d("input_size")),
     epochs: Optional[int] = typer.Option(None, help="Total epochs, head-only warm-up included.", show_default=_d("epochs")),
     warmup_epochs: Optional[int] = typer.Option(None, help="Head-only epochs first (backbone frozen); fewer than --epochs leaves time to fine-tune.", show_default=_d("warmup_epochs")),

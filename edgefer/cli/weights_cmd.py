@@ -4,6 +4,7 @@ from typing import Optional
 
 import typer
 
+from ..families import list_families, names_text
 from .app import app
 from .options import command_group
 
@@ -12,13 +13,11 @@ weights_app = command_group(app, "weights", "Pretrained weights: pack the offlin
 
 @weights_app.command("pack")
 def pack_command(
-    family: str = typer.Argument(..., help="lite0, lite1 or lite2 (the families with offline ImageNet weights)."),
+    family: str = typer.Argument(..., help=f"A family with offline ImageNet weights: {names_text(list_families(offline_imagenet=True))}."),
     out: Optional[str] = typer.Option(None, "--out", help="File to write.", show_default="EDGEFER_CACHE/FAMILY-imagenet.safetensors"),
 ) -> None:
-    """The ImageNet backbone as float16 safetensors; `--weights FAMILY-imagenet` then reads it from the cache."""
-    from ..families import get_family
+    """The ImageNet backbone as float16 safetensors; `--weights FAMILY-imagenet` then reads it from the cache, in either engine."""
     from ..training.pretrained import pack_imagenet
 
-    get_family(family)
     path = pack_imagenet(family, out)
     typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB")

@@ -202,15 +202,15 @@ class _Exporter:
                        seed=max(self.settings.seed, 0))
 
     # -- int8 ---------------------------------------------------------------------------
-    def int8_candidates(self) -> tuple[list[Int8Candidate], list[dict[str, float]]]:
-        """PTQ and (unless --no-qat) QAT int8 models, scored against the float reference."""
+    def int8_candidates(self, fmt: str) -> tuple[list[Int8Candidate], list[dict[str, float]]]:
+        """PTQ and (unless --no-qat) QAT models in the full-integer format `fmt`, scored against the float reference."""
         cfg, s = self.config, self.settings
         cal = calibration_faces(self.train, cfg.calibration_size, s.seed)
         log.info("calibrating int8 on %d training faces (stratified, seed %d)", len(cal), s.seed)
         rep = representative_data(model_input(cal.images, self.spec))
         started = time.time()
         log.info("int8 PTQ: converting, the calibration faces setting each tensor's range")
-        candidates = [self._scored(self._candidate("ptq", convert(self.float_logits, "int8", rep, cfg.io), started))]
+        candidates = [self._scored(self._candidate("ptq", convert(self.float_logits, fmt, rep, cfg.io), started))]
         history: list[dict[str, float]] = []
         if cfg.qat:
             if not candidates[0].summary["parity_passed"] and cfg.parity_gate:  # known before the long step
@@ -220,7 +220,7 @@ class _Exporter:
             started = time.time()
             self.qat_model, history = self.run_qat(cal)
             log.info("int8 QAT: converting (%.0f s into QAT)", time.time() - started)
-            candidates.append(self._scored(self._candidate("qat", convert(self.qat_model, "int8", rep, cfg.io),
+            candidates.append(self._scored(self._candidate("qat", convert(self.qat_model, fmt, rep, cfg.io),
                                                            started)))
         return candidates, history
 
@@ -345,7 +345,7 @@ class _Exporter:
             log.info("[%d/%d] %s: %s", n, len(cfg.formats), fmt, FORMATS[fmt].description)
             started = time.time()
             if FORMATS[fmt].full_integer:
-                candidates, history = self.int8_candidates()
+                candidates, history = self.int8_candidates(fmt)
                 chosen, reason = choose_int8({c.name: c.summary for c in candidates})
                 log.info("int8: keeping %s (%s)", chosen.upper(), reason)
                 report["int8"] = {"candidates": {c.name: c.summary for c in candidates}, "chosen": chosen,

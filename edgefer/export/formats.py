@@ -1,7 +1,9 @@
-"""The export format table: what each TFLite format is, needs and is checked for.
+"""The export format table: one row per format, naming its file suffix and its converter.
 
-One row per format; the converter, the exporter's gate and the CLI's help read it
-(as Ultralytics' exporter reads its format table). TensorFlow-free.
+A new format is one row here and one converter function in :mod:`edgefer.export.convert`
+(as Ultralytics' exporter pairs its format table with one export function per row); the
+converter, the exporter's gate and the CLI's checks read the table. TensorFlow-free, so
+the converter is named, not imported.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from ..errors import ConfigError
 class Format:
     name: str
     description: str
-    optimize: bool = False  # converter.optimizations = [DEFAULT]
-    float16_weights: bool = False
+    converter: str  # the function of edgefer.export.convert that makes the file's bytes
+    suffix: str = ".tflite"
     # Full-integer: calibration faces set the activation ranges, the model's input and
     # output take the --io type, every op must be integer, and parity with float gates it.
     full_integer: bool = False
 
     @property
     def file_name(self) -> str:
-        return f"model_{self.name}.tflite"
+        return f"model_{self.name}{self.suffix}"
 
     @property
     def needs_calibration(self) -> bool:
@@ -35,12 +37,11 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("int8", "full-integer int8 (PTQ or QAT, the better kept), for CPUs, DSPs and NPUs", optimize=True,
+    Format("int8", "full-integer int8 (PTQ or QAT, the better kept), for CPUs, DSPs and NPUs", "tflite_int8",
            full_integer=True),
-    Format("float32", "the float model as it is: the reference"),
-    Format("float16", "float16 weights, float compute: half the size of float32", optimize=True,
-           float16_weights=True),
-    Format("dynamic", "int8 weights, float activations: no calibration data needed", optimize=True),
+    Format("float32", "the float model as it is: the reference", "tflite_float32"),
+    Format("float16", "float16 weights, float compute: half the size of float32", "tflite_float16"),
+    Format("dynamic", "int8 weights, float activations: no calibration data needed", "tflite_dynamic"),
 )}
 INT8_IO_TYPES = ("int8", "uint8", "float32")
 REPORT_FILE = "export_report.json"

@@ -64,6 +64,16 @@ SHIPPED = (
         parity="models/parity_fast_publictest.json",
         description="as accurate on clean faces at about half the latency, far more robust to camera shifts",
     ),
+    ShippedModel(
+        name="ferplus",
+        file="edgefer_fer_ferplus_int8.tflite",
+        reference="models/edgefer_fer_ferplus_float16.tflite",
+        card="models/MODEL_CARD_ferplus.md",
+        sha256="729780b9df14d5d983eb11bd7eaa2c90fa232fa49004c004af1fb3f348a48229",
+        evaluation="models/eval_ferplus_int8_publictest.json",
+        parity="models/parity_ferplus_publictest.json",
+        description="trained on FER+ votes: says what most annotators see, far less often FER2013's own label",
+    ),
 )
 SHIPPED_MODELS = {model.name: model for model in SHIPPED}
 # The model used wherever none is named: the first of the table.

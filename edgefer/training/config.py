@@ -10,6 +10,7 @@ from typing import Any
 from ..configtypes import MAX_BATCH, MAX_SEED, check_ranges, load_structured, typed_values
 from ..errors import ConfigError
 from ..families import get_family
+from .pretrained import parse_weights
 from .targets import LABEL_SOURCES
 
 CLASS_WEIGHT_MODES = ("balanced", "sqrt", "none")
@@ -144,6 +145,7 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
+        parse_weights(self.weights, family.name, self.engine)  # a family mismatch fails before any work
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

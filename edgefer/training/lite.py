@@ -102,17 +102,3 @@ def lite_backbone(inputs, variant_name: str, drop_connect_rate: float = 0.2):
             x = keras.layers.Add(name=p + "add")([x, shortcut])
     return _conv_bn(x, HEAD_FILTERS, 1, 1, "top_")
 
-
-def torch_name_map(variant_name: str) -> dict[str, str]:
-    """Keras layer name -> PyTorch (lukemelas EfficientNet) module prefix."""
-    names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "top_conv": "_conv_head", "top_bn": "_bn1"}
-    for b, (_, _, expand, _, _) in enumerate(block_plan(LITE_VARIANTS[variant_name])):
-        t = f"_blocks.{b}."
-        if expand != 1:
-            names[f"block{b}_expand_conv"] = t + "_expand_conv"
-            names[f"block{b}_expand_bn"] = t + "_bn0"
-        names[f"block{b}_dw_conv"] = t + "_depthwise_conv"
-        names[f"block{b}_dw_bn"] = t + "_bn1"
-        names[f"block{b}_project_conv"] = t + "_project_conv"
-        names[f"block{b}_project_bn"] = t + "_bn2"
-    return names

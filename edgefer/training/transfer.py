@@ -1,4 +1,5 @@
-"""Torch-engine weights into the Keras twin: how a torch run enters the Keras/tfmot/TFLite chain.
+"""Torch-layout weights into the Keras twin: how a torch run enters the Keras/tfmot/TFLite chain,
+and how the Keras engine reads the ImageNet backbones the torch engine reads.
 
 The timm ``tf_`` models and edgefer's Keras builders define the same layers in the
 same order: walking both, each weight-bearing Keras layer takes the next torch module
@@ -54,10 +55,11 @@ def _weighted_layers(model) -> list:
             if layer.weights and not isinstance(layer, keras.layers.Normalization)]
 
 
-def load_torch_state(model, tensors: dict[str, np.ndarray], name: str = "weights") -> int:
-    """Set every weight of the Keras `model` from a torch-engine state dict; returns layers set."""
+def load_torch_state(model, tensors: dict[str, np.ndarray], name: str = "weights", skip: tuple[str, ...] = ()) -> int:
+    """Set every weight of the Keras `model`, but the layers named in `skip`, from a state dict
+    in network order (a torch-engine model, or a family's ImageNet backbone); returns layers set."""
     modules = list(_torch_modules(tensors))
-    layers = _weighted_layers(model)
+    layers = [layer for layer in _weighted_layers(model) if layer.name not in skip]
     if len(modules) != len(layers):
         raise ModelError(f"{name}: {len(modules)} torch modules for {len(layers)} Keras layers; "
                          "not weights of this model family")

@@ -126,7 +126,7 @@ class _Handler(SimpleHTTPRequestHandler):
             if found:
                 return self._send(target.read_bytes(), _content_type(target))
             return self.send_error(404)
-        if path in ("/", "/index.html", "/app.js", "/faces.js"):
+        if path in ("/", "/index.html", "/app.js", "/canonical_face.js", "/faces.js"):
             return super().do_GET()
         return self.send_error(404)
 

@@ -15,7 +15,7 @@ from ...errors import ConfigError, ModelError
 from ...families import Family, get_family
 from ...labels import NUM_CLASSES
 from .. import tensorfile
-from ..pretrained import imagenet_backbone
+from ..pretrained import imagenet_backbone, parse_weights
 from ..rundir import find_model_file
 from .env import timm, torch
 
@@ -49,27 +49,22 @@ def model_input(faces, spec):
 
 def build_model(family_name: str, weights: str = "none", dropout: float = 0.3,
                 drop_connect_rate: float = 0.2) -> EdgeferNet:
-    family = get_family(family_name)
-    model = EdgeferNet(family, dropout, drop_connect_rate)
-    if weights in ("imagenet", f"{family.name}-imagenet"):
+    start = parse_weights(weights, family_name, "torch")
+    model = EdgeferNet(get_family(family_name), dropout, drop_connect_rate)
+    if start.source == "imagenet":
         load_imagenet(model)
-    elif weights.endswith("-imagenet"):
-        raise ConfigError(f"--weights {weights} does not fit model family {family.name}")
-    elif weights != "none":
-        load_weights(model, Path(weights))
+    elif start.source == "file":
+        load_weights(model, Path(start.path))
     return model
 
 
 def load_imagenet(model: EdgeferNet) -> int:
-    """The official Lite ImageNet weights onto the timm backbone.
+    """The family's offline ImageNet weights (the cache or the package) onto the timm backbone.
 
-    The weights' state dict (lukemelas layout) lists the same tensors as timm's, in the
-    same order with the same shapes, so they are matched in order and shape-checked.
+    The weights' state dict (lukemelas layout for Lite) lists the same tensors as timm's, in
+    the same order with the same shapes, so they are matched in order and shape-checked.
     """
     family = model.family
-    if not family.imagenet_package:
-        raise ConfigError(f"no offline ImageNet weights for {family.name} in the torch engine "
-                          "(Lite0-2 have them); use --weights none or a weights file")
     source = imagenet_backbone(family.name)
     own = model.backbone.state_dict()
     target = [k for k in own if not k.endswith("num_batches_tracked")]

@@ -1,13 +1,14 @@
 // The page of `edgefer web`: source (webcam, image or video) -> BlazeFace, as `predict` runs it (faces.js)
-// -> each face crop, grown by edgefer's margin -> the emotion model (MediaPipe ImageClassifier).
+// -> each face crop, grown by edgefer's margin (or the whole image, opened as a face crop) -> the canonical
+// face, made as `predict` makes it (canonical_face.js) -> the emotion model (MediaPipe ImageClassifier).
 import { FilesetResolver, ImageClassifier } from "/vendor/vision_bundle.mjs";
+import { toFace } from "/canonical_face.js";
 import { createFaceDetector } from "/faces.js";
 
 const params = new URLSearchParams(location.search);
 const reportAfter = Number(params.get("report") || 0);  // frames; the browser test reads the report
 const $ = (id) => document.getElementById(id);
-const canvas = $("out"), ctx = canvas.getContext("2d"), video = $("video");
-const crop = document.createElement("canvas"), cropCtx = crop.getContext("2d");
+const canvas = $("out"), ctx = canvas.getContext("2d", { willReadFrequently: true }), video = $("video");
 
 const config = await (await fetch("/config.json")).json();
 const vision = await FilesetResolver.forVisionTasks("/vendor/wasm");
@@ -18,7 +19,7 @@ const classifier = await ImageClassifier.createFromOptions(vision, {
 });
 $("status").textContent = `ready: ${config.model} (${config.input_size} px), choose a source`;
 
-let source = null, frames = 0, reported = false;
+let source = null, sourceName = "", looping = false, frames = 0, reported = false;
 const times = [];
 
 function grownBox(box, width, height) {
@@ -30,9 +31,11 @@ function grownBox(box, width, height) {
 }
 
 function classify(box) {
-  crop.width = box.width; crop.height = box.height;
-  cropCtx.drawImage(canvas, box.left, box.top, box.width, box.height, 0, 0, box.width, box.height);
-  const categories = classifier.classify(crop).classifications[0].categories;
+  // The crop's pixels as drawn, reduced to the canonical face the model takes as it is.
+  const size = config.input_size, { data } = ctx.getImageData(box.left, box.top, box.width, box.height);
+  const face = toFace(data, box.width, box.height, size), image = new ImageData(size, size);
+  face.forEach((v, i) => image.data.set([v, v, v, 255], 4 * i));
+  const categories = classifier.classify(image).classifications[0].categories;
   const scores = Object.fromEntries(config.labels.map((label) => [label, 0]));
   for (const c of categories) scores[c.categoryName] = c.score;
   const label = config.labels.reduce((a, b) => (scores[b] > scores[a] ? b : a));
@@ -81,15 +84,22 @@ function draw(faces, fps) {
 }
 
 function step() {
-  if (!source) return;
+  // A still image is drawn and classified once (or for as many frames as a report waits for).
+  if (!source || (source instanceof HTMLImageElement && frames >= Math.max(1, reportAfter))) {
+    looping = false;
+    return;
+  }
   const width = source.videoWidth || source.naturalWidth, height = source.videoHeight || source.naturalHeight;
   if (width && height) {
     if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
     ctx.drawImage(source, 0, 0, width, height);
-    const faces = detect(canvas).map((d) => {
-      const box = grownBox(d.boundingBox, width, height);
-      return { box, detection: d.boundingBox, detectorScore: d.score, ...classify(box) };
-    });
+    const whole = { left: 0, top: 0, width, height };
+    const faces = source instanceof HTMLImageElement && $("crops").checked
+      ? [{ box: whole, detection: null, detectorScore: null, ...classify(whole) }]
+      : detect(canvas).map((d) => {
+        const box = grownBox(d.boundingBox, width, height);
+        return { box, detection: d.boundingBox, detectorScore: d.score, ...classify(box) };
+      });
     frames += 1;
     times.push(performance.now());
     while (times.length > 1 && times[times.length - 1] - times[0] > 2000) times.shift();
@@ -99,17 +109,23 @@ function step() {
     if (reportAfter && frames >= reportAfter && !reported) {
       reported = true;
       fetch("/report", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ frames, fps, width, height, faces, screenshot: canvas.toDataURL("image/png") }) });
+        body: JSON.stringify({ source: sourceName, frames, fps, width, height, faces,
+          screenshot: canvas.toDataURL("image/png") }) });
     }
   }
   requestAnimationFrame(step);
 }
 
+function show(next, name) {
+  // Each source counts its own frames (a report is per source); one drawing loop serves them all.
+  source = next; sourceName = name; frames = 0; reported = false;
+  if (!looping) { looping = true; requestAnimationFrame(step); }
+}
+
 async function useCamera() {
   video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
   await video.play();
-  source = video;
-  requestAnimationFrame(step);
+  show(video, "camera");
 }
 
 $("camera").onclick = () => useCamera().catch((e) => { $("status").textContent = `camera: ${e.message}`; });
@@ -118,10 +134,11 @@ $("file").onchange = async (event) => {
   if (!file) return;
   const url = URL.createObjectURL(file);
   if (file.type.startsWith("video/")) {
-    video.srcObject = null; video.src = url; await video.play(); source = video;
+    video.srcObject = null; video.src = url; await video.play(); show(video, file.name);
   } else {
-    const image = new Image(); image.src = url; await image.decode(); source = image;
+    const image = new Image(); image.src = url; await image.decode(); URL.revokeObjectURL(url); show(image, file.name);
   }
-  requestAnimationFrame(step);
 };
+$("crops").onchange = () => { if (source) show(source, sourceName); };  // the shown image, read the other way
+if (params.get("crops")) $("crops").checked = true;
 if (params.get("camera")) $("camera").click();
