@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -271,6 +272,7 @@ def main() -> None:
 
     from edgefer import ferplus
     from edgefer.data import load_split
+    from edgefer.provenance import host_cpu, portable
 
     from edgefer.runtime.zoo import DEFAULT_MODEL_NAME, is_shipped
 
@@ -284,7 +286,9 @@ def main() -> None:
           f"sha256 {hashlib.sha256(fer_path.read_bytes()).hexdigest()[:16]})")
     print(f"data: {args.data} {args.split}, {len(dataset)} faces")
 
-    results: dict = {"fer_version": args.fer_version, "fer_model": str(fer_path), "data": str(args.data),
+    results: dict = {"fer_version": args.fer_version, "fer_model": fer_path.name, "data": Path(args.data).name,
+                     "votes": Path(args.votes).name if args.votes else None,
+                     "command": shlex.join(["python", *map(portable, sys.argv)]), "host_cpu": host_cpu(),
                      "split": args.split, "n": len(dataset), "cpus": os.cpu_count(), "models": {}}
 
     # Accuracy first (untimed), so the timing loop runs on a warm, otherwise idle process.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ def main() -> None:
 
     from edgefer import ferplus
     from edgefer.data import load_split
+    from edgefer.provenance import host_cpu, portable
 
     dataset = load_split(args.data, args.split, votes=args.votes)
     faces, labels, votes = dataset.images, dataset.labels, dataset.votes
@@ -67,7 +69,9 @@ def main() -> None:
 
     print(f"{args.split}: {len(labels)} faces from {args.data}; seed {args.seed}; "
           f"{os.cpu_count()} CPUs, {args.threads} interpreter thread(s)")
-    results: dict = {"data": str(args.data), "split": args.split, "n": len(labels), "seed": args.seed,
+    results: dict = {"data": Path(args.data).name, "votes": Path(args.votes).name if args.votes else None,
+                     "command": shlex.join(["python", *map(portable, sys.argv)]), "host_cpu": host_cpu(),
+                     "split": args.split, "n": len(labels), "seed": args.seed,
                      "shifts": list(SHIFTS), "models": {name: {} for name, _ in scorers}}
     for shift in SHIFTS:
         t = time.perf_counter()

@@ -210,3 +210,32 @@ def test_keras_engine_learns_the_votes_of_a_ferplus_folder(tmp_path):
                          val_split="val"))
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert metrics["labels"] == "ferplus" and metrics["ferplus"]["top1"] > 0.6
+
+
+def test_a_mismatched_votes_file_is_one_line_and_exit_2_and_writes_nothing(pair, tmp_path):
+    import subprocess
+    import sys
+
+    data, votes_file, _ = pair
+    bad = _edit(votes_file, tmp_path / "bad.csv", 5, 0, "PrivateTest")
+    out = tmp_path / "report.json"
+    result = subprocess.run([sys.executable, "-m", "edgefer", "evaluate", "default", "--data", str(data),
+                             "--votes", str(bad), "--split", "PublicTest", "--json", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.csv: line 6: Usage 'PrivateTest' does not match" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+def test_evaluate_reports_both_label_sets(pair, tmp_path):
+    from edgefer.evaluate import EvaluateConfig, evaluate
+
+    data, votes_file, _ = pair
+    report = evaluate(EvaluateConfig(model="default", data=str(data), votes=str(votes_file), split="PublicTest",
+                                     json=str(tmp_path / "r.json")))
+    written = json.loads((tmp_path / "r.json").read_text())
+    counts = written["ferplus"]["counts"]
+    assert counts["scored"] + counts["ties"] + counts["non_emotion"] + counts["no_votes"] == written["n"] == 84
+    assert written["ferplus"]["top1"] == pytest.approx(report["ferplus"]["top1"])
+    assert 0 <= written["ferplus"]["mean_vote_share"] <= 1

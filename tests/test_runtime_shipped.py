@@ -7,6 +7,7 @@ import pytest
 
 from edgefer.cli import main
 from edgefer.errors import ModelError
+from edgefer.export.graph import network_size
 from edgefer.labels import LABELS
 from edgefer.runtime import EmotionClassifier
 from edgefer.runtime.model import default_model_path
@@ -45,15 +46,10 @@ def test_the_default_model_is_the_first_of_the_registry():
     assert EmotionClassifier().model.name == str(shipped_model_path(DEFAULT_MODEL_NAME))
 
 
-def _network_size(name: str) -> int:
-    """The size the network reads: both models take the canonical face and resize it in the graph."""
-    return EmotionClassifier(name).info.source["app_graph"]["network_size"]
-
-
 def test_fast_model_runs_a_smaller_network_input_than_default():
     # What makes it fast: fewer pixels through the same network; the face handed in is the same.
     assert EmotionClassifier("fast").info.preprocess.input_size == EmotionClassifier().info.preprocess.input_size
-    assert _network_size("fast") < _network_size(DEFAULT_MODEL_NAME)
+    assert network_size(EmotionClassifier("fast").info) < network_size(EmotionClassifier().info)
 
 
 def test_unknown_shipped_name_is_a_model_error():

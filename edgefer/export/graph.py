@@ -262,7 +262,9 @@ def add_canonical_input(blob: bytes, face_size: int = FACE_SIZE) -> bytes:
 
     Every runtime then only resizes a crop to the canonical face, the step they all do alike;
     a resize to the network's size outside the graph is where MediaPipe, the browser and
-    edgefer used to differ. A network of the face's own size is returned as is.
+    edgefer used to differ. A network of the face's own size is returned as is, and so is one
+    smaller than the face (test-sized networks): shrinking in the graph would not be the
+    anti-aliased resize training used, so such a model keeps its own input size.
     """
     schema, model, graph = _load(blob)
     luma_op = next((op for op in graph.operators if _is_op(schema, model, op, "CONV_2D")
@@ -271,10 +273,8 @@ def add_canonical_input(blob: bytes, face_size: int = FACE_SIZE) -> bytes:
         raise ModelError("the model has no luma step in front; add it first (add_luma_input)")
     luma_id = int(luma_op.outputs[0])
     size = int(graph.tensors[luma_id].shape[1])
-    if size == face_size:
+    if size <= face_size:
         return blob
-    if size < face_size:
-        raise ModelError(f"the network's input ({size} px) is smaller than the canonical face ({face_size} px)")
     edge = [int(graph.inputs[0])]
     if int(luma_op.inputs[0]) != edge[0]:  # the quantize step between the uint8 input and the luma step
         edge.append(int(luma_op.inputs[0]))
@@ -328,11 +328,16 @@ def has_canonical_input(info: ModelInfo) -> bool:
     return info.preprocess.takes_canonical_face
 
 
+def network_size(info: ModelInfo) -> int:
+    """The input size of the network itself: a canonical-input model resizes the face to it in its graph."""
+    return info.source.get(APP_GRAPH_KEY, {}).get("network_size", info.preprocess.input_size)
+
+
 def _canonical_info(info: ModelInfo) -> ModelInfo:
     """The record of a model whose graph now takes the canonical face: the input it takes, and
     the network's own size in the app-graph record."""
-    if has_canonical_input(info):
-        return info
+    if has_canonical_input(info) or info.preprocess.input_size < info.preprocess.face_size:
+        return info  # see add_canonical_input: networks smaller than the face keep their input
     graph = {**info.source.get(APP_GRAPH_KEY, {}), "network_size": info.preprocess.input_size}
     return replace(info, preprocess=replace(info.preprocess, input_size=info.preprocess.face_size),
                    source={**info.source, APP_GRAPH_KEY: graph})

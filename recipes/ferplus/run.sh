@@ -11,7 +11,7 @@
 set -euo pipefail
 DATA=$1
 VOTES=$2
-MIX=${3:-0.25}
+MIX=${3:-0.3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 RUNS=${RUNS:-runs/ferplus}
 PY=${PYTHON:-python}
