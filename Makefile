@@ -68,7 +68,7 @@ app-deps: $(VENV)/.installed-mediapipe web/node_modules/.installed
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		> $(VENV)/apt-chromium.log 2>&1) \
 		|| (tail -n 20 $(VENV)/apt-chromium.log; \
-			echo "Chromium could not be installed: tests/test_web.py's browser tests will skip")
+			echo "Chromium could not be installed: the browser tests skip (and fail under CI=true)")
 
 $(VENV)/.installed-mediapipe: $(VENV)/.installed
 	$(PY) -m pip install --no-deps 'mediapipe==1.2.2' 'absl-py~=2.3'
@@ -76,7 +76,7 @@ $(VENV)/.installed-mediapipe: $(VENV)/.installed
 
 web/node_modules/.installed: web/package.json web/package-lock.json
 	(npm ci --prefix web --no-audit --no-fund && touch $@) \
-		|| echo "npm ci failed: tests/test_web.py's browser test will skip"
+		|| echo "npm ci failed: the browser tests skip (and fail under CI=true)"
 
 # A fresh build/ each time: setuptools would otherwise pack files left there by an earlier build.
 wheel:

@@ -288,11 +288,13 @@ def test_float_only_op_fails_the_audit_unless_allowed(tmp_path, synthetic_csv):
     assert (tmp_path / "out" / "model_int8.tflite").is_file()
 
 
-def test_failed_parity_gate_writes_only_the_report(run_dir, synthetic_csv, tmp_path):
+def test_failed_parity_gate_writes_only_the_report(run_dir, synthetic_csv, tmp_path, monkeypatch):
     from edgefer.errors import ModelError
     from edgefer.export import ExportConfig, export
     from edgefer.parity import ParityThresholds
 
+    # An agreement above 1 no user may ask for (validate refuses it) fails any int8 model's gate.
+    monkeypatch.setattr(ParityThresholds, "validate", lambda self: None)
     out = tmp_path / "out"
     config = ExportConfig(model=str(run_dir), data=str(synthetic_csv), out=str(out), qat=False,
                           calibration_size=50, thresholds=ParityThresholds(min_agreement=1.01))

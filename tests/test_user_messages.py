@@ -75,7 +75,7 @@ def test_scoring_a_run_without_tensorflow_names_the_train_extra(tmp_path, monkey
         predictors.load_predictor(run)
     except ConfigError as exc:
         message = str(exc)
-    assert "pip install 'edgefer[train]'" in message and ".tflite models and 'default'" in message
+    assert "pip install 'edgefer[train]'" in message and ".tflite models and shipped models" in message
     assert "training and export" not in message
 
 

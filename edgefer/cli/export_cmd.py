@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from ..export.config import ExportConfig
+from ..export.formats import FORMATS
 from ..parity import ParityThresholds
 from .app import app
 from .options import DATA_HELP, VOTES_HELP, default_of, given, read_config_file
@@ -26,7 +27,7 @@ def export_command(
     data: Optional[str] = typer.Option(None, "--data", help=DATA_HELP, show_default="the run's training data"),
     votes: Optional[str] = typer.Option(None, "--votes", help=VOTES_HELP, show_default="the run's, with the run's data"),
     out: Optional[str] = typer.Option(None, "--out", help="Output directory.", show_default="MODEL/export"),
-    formats: Optional[str] = typer.Option(None, "--formats", help="Comma list of int8, float32, float16, dynamic.", show_default=_e("formats")),
+    formats: Optional[str] = typer.Option(None, "--formats", help=f"Comma list of {', '.join(FORMATS)}.", show_default=_e("formats")),
     io: Optional[str] = typer.Option(None, "--io", help="int8 model input/output type: int8, uint8 or float32.", show_default=_e("io")),
     qat: Optional[bool] = typer.Option(None, "--qat/--no-qat", help="Also fine-tune quantize-aware and keep the better of PTQ and QAT.", show_default=_e("qat")),
     qat_epochs: Optional[int] = typer.Option(None, help="QAT epochs over the training faces.", show_default=_e("qat_epochs")),
