@@ -30,6 +30,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from edgefer.data import load_split
 from edgefer.export.graph import LUMA_TENSOR
+from edgefer.runtime.zoo import DEFAULT_MODEL_NAME
 from edgefer.metadata import read_model_info
 from edgefer.preprocessing import resize_faces
 from edgefer.runtime.model import resolve_model
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="default", help="a canonical-input edgefer model (a shipped name or file)")
+    parser.add_argument("--model", default=DEFAULT_MODEL_NAME, help="a canonical-input edgefer model (a shipped name or file)")
     parser.add_argument("--before", help="the same model with its network-size input (before the canonical input)")
     parser.add_argument("--data", required=True)
     parser.add_argument("--split", default="PublicTest")

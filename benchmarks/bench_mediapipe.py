@@ -28,6 +28,7 @@ from PIL import Image
 
 from edgefer.metadata import read_model_info
 from edgefer.runtime import EmotionClassifier
+from edgefer.runtime.zoo import DEFAULT_MODEL_NAME
 from edgefer.runtime.model import resolve_model
 
 
@@ -94,7 +95,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="FER2013 CSV (.csv/.csv.gz), facepack or folder")
     parser.add_argument("--split", default="PublicTest")
-    parser.add_argument("--model", default="default", help="an edgefer .tflite exported for app runtimes")
+    parser.add_argument("--model", default=DEFAULT_MODEL_NAME, help="an edgefer .tflite exported for app runtimes")
     parser.add_argument("--n", type=int, default=500, help="faces to compare (0: the whole split)")
     parser.add_argument("--sizes", default="48,net,160", help="crop sizes in px; net: the network's input size")
     parser.add_argument("--min-agreement", type=float, default=0.99)

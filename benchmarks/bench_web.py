@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from edgefer.runtime.zoo import DEFAULT_MODEL_NAME
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_web import CHROMIUM_FLAGS, PHOTO, _serve, _y4m, agreement, page_and_predict  # noqa: E402
 
@@ -66,7 +68,7 @@ def crop_agreement(args: argparse.Namespace) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=300, help="frames to process before the page reports")
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--model", default=DEFAULT_MODEL_NAME)
     parser.add_argument("--crops", help="a FER2013 CSV: measure page/predict agreement on its faces instead")
     parser.add_argument("--split", default="PublicTest")
     parser.add_argument("--n", type=int, default=300, help="faces for --crops")
