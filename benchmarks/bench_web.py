@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_web import CHROMIUM_FLAGS, PHOTO, _serve, _y4m, agreement, page_and_predict  # noqa: E402
 
 from edgefer.data import load_split  # noqa: E402
-from edgefer.export.graph import network_size  # noqa: E402
 from edgefer.runtime import EmotionClassifier  # noqa: E402
 from edgefer.runtime.zoo import SHIPPED  # noqa: E402
 from edgefer.web import WebConfig  # noqa: E402
@@ -48,7 +47,7 @@ def crop_agreement(args: argparse.Namespace) -> dict:
     result = {"faces": len(faces), "split": args.split, "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for model in SHIPPED:
-            network = network_size(EmotionClassifier(model.name).info)
+            network = EmotionClassifier(model.name).info.network_size
             sizes, images = sorted({48, network, 160}), []
             folder = Path(tmp) / model.name
             folder.mkdir()

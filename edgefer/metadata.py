@@ -25,6 +25,11 @@ FORMAT_VERSION = 1
 TFLITE_IDENTIFIER = b"TFL3"
 
 
+# Where an edited model's edgefer record says so (ModelInfo.source): its temperature now
+# lives in the graph, and a re-stamp must not add the ops a second time.
+APP_GRAPH_KEY = "app_graph"
+
+
 @dataclass
 class ModelInfo:
     labels: tuple[str, ...] = LABELS
@@ -49,6 +54,11 @@ class ModelInfo:
             check_range("preprocess.std", self.preprocess.std, 0, low_open=True)
         except ConfigError as exc:
             raise ModelError(str(exc)) from None
+
+    @property
+    def network_size(self) -> int:
+        """The input size of the network itself: a canonical-input model resizes the face to it in its graph."""
+        return self.source.get(APP_GRAPH_KEY, {}).get("network_size", self.preprocess.input_size)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

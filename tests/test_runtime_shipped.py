@@ -7,7 +7,6 @@ import pytest
 
 from edgefer.cli import main
 from edgefer.errors import ModelError
-from edgefer.export.graph import network_size
 from edgefer.labels import LABELS
 from edgefer.runtime import EmotionClassifier
 from edgefer.runtime.model import default_model_path
@@ -49,7 +48,7 @@ def test_the_default_model_is_the_first_of_the_registry():
 def test_fast_model_runs_a_smaller_network_input_than_default():
     # What makes it fast: fewer pixels through the same network; the face handed in is the same.
     assert EmotionClassifier("fast").info.preprocess.input_size == EmotionClassifier().info.preprocess.input_size
-    assert network_size(EmotionClassifier("fast").info) < network_size(EmotionClassifier().info)
+    assert EmotionClassifier("fast").info.network_size < EmotionClassifier().info.network_size
 
 
 def test_unknown_shipped_name_is_a_model_error():
@@ -67,3 +66,18 @@ def test_shipped_names_are_accepted_where_a_model_is(name, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result[0]["label"] in LABELS
     assert abs(sum(result[0]["probabilities"].values()) - 1.0) < 1e-5
+
+
+def test_models_command_lists_every_shipped_model_with_its_report_numbers(capsys):
+    import json
+
+    from edgefer.cli import main
+    from edgefer.runtime.zoo import REPOSITORY, SHIPPED
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for model in SHIPPED:
+        row = next(line for line in lines if line.split()[0] == model.name)
+        report = json.loads((REPOSITORY / model.evaluation).read_text())
+        assert f"{report['top1']:.4f}" in row and f"{report['ferplus']['top1']:.4f}" in row
+        assert f"{EmotionClassifier(model.name).info.network_size}px" in row

@@ -29,7 +29,7 @@ from conftest import missing_app_dependency
 
 from edgefer.cli import main as cli_main
 from edgefer.errors import ConfigError
-from edgefer.export.graph import has_app_graph, network_size
+from edgefer.export.graph import has_app_graph
 from edgefer.export.tflite_metadata import METADATA_NAME
 from edgefer.labels import LABELS
 from edgefer.metadata import read_metadata_entries, read_model_info
@@ -271,7 +271,7 @@ def _face_crops(folder: Path, sizes: tuple[int, ...]) -> list[Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [model.name for model in SHIPPED])
 def test_page_gives_predicts_answer_for_face_crops_of_any_size(name, tmp_path, browser):
-    images = _face_crops(tmp_path / "crops", tuple(sorted({48, network_size(EmotionClassifier(name).info), 160})))
+    images = _face_crops(tmp_path / "crops", tuple(sorted({48, EmotionClassifier(name).info.network_size, 160})))
     seen, predicted = page_and_predict(name, images, tmp_path / "profile")
     top1, gap = agreement(seen, predicted)
     assert top1 >= 0.99 and gap <= 0.01, (top1, gap)

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ModelError
-from ..metadata import ModelInfo, embed_model_info, read_model_info
+from ..metadata import APP_GRAPH_KEY, ModelInfo, embed_model_info, read_model_info
 from ..preprocessing import FACE_SIZE, LUMA_WEIGHTS, PreprocessSpec
 
 # The int8 softmax kernel's fixed output quantization (TFLite's quantization spec).
@@ -315,22 +315,12 @@ def for_app_runtimes(blob: bytes, spec: PreprocessSpec, temperature: float) -> b
     return add_softmax_output(add_canonical_input(add_luma_input(blob, spec), spec.face_size), temperature)
 
 
-# Where an edited model's edgefer record says so (ModelInfo.source): its temperature now
-# lives in the graph, and a re-stamp must not add the ops a second time.
-APP_GRAPH_KEY = "app_graph"
-
-
 def has_app_graph(info: ModelInfo) -> bool:
     return APP_GRAPH_KEY in info.source
 
 
 def has_canonical_input(info: ModelInfo) -> bool:
     return info.preprocess.takes_canonical_face
-
-
-def network_size(info: ModelInfo) -> int:
-    """The input size of the network itself: a canonical-input model resizes the face to it in its graph."""
-    return info.source.get(APP_GRAPH_KEY, {}).get("network_size", info.preprocess.input_size)
 
 
 def _canonical_info(info: ModelInfo) -> ModelInfo:

@@ -117,10 +117,11 @@ def read_report(path: str) -> dict[str, Any] | None:
 def headline(model: ShippedModel) -> dict[str, Any]:
     """A shipped model's headline numbers, read from its reports (None where a report is absent)."""
     evaluation, parity = read_report(model.evaluation), read_report(model.parity)
-    row: dict[str, Any] = {"name": model.name, "input": read_model_info(model.path.read_bytes()).preprocess.input_size,
+    row: dict[str, Any] = {"name": model.name, "input": read_model_info(model.path.read_bytes()).network_size,
                            "size_mb": model.path.stat().st_size / 1e6}
     for key in HEADLINE_METRICS:
         row[key] = evaluation[key] if evaluation else None
+    row["ferplus_top1"] = (evaluation.get("ferplus") or {}).get("top1") if evaluation else None
     row["split"] = evaluation["split"] if evaluation else None
     row["parity"] = None if parity is None else ("PASS" if parity["passed"] else "FAIL")
     row["description"] = model.description
@@ -132,13 +133,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     def number(value: float | None) -> str:
         return "-" if value is None else f"{value:.4f}"
 
-    lines = [f"{'name':<10} {'input':>5} {'MB':>5} {'top1':>7} {'top3':>7} {'mcc':>7} {'macroF1':>7} {'parity':>6}  "
-             "description"]
+    lines = [f"{'name':<10} {'net':>5} {'MB':>5} {'top1':>7} {'top3':>7} {'mcc':>7} {'macroF1':>7} {'FER+':>7} "
+             f"{'parity':>6}  description"]
     for r in rows:
         lines.append(f"{r['name']:<10} {r['input']:>3}px {r['size_mb']:>5.2f} "
-                     + " ".join(f"{number(r[key]):>7}" for key in HEADLINE_METRICS)
+                     + " ".join(f"{number(r[key]):>7}" for key in (*HEADLINE_METRICS, "ferplus_top1"))
                      + f" {r['parity'] or '-':>6}  {r['description']}")
     splits = {r["split"] for r in rows if r["split"]}
     lines.append(f"numbers: {', '.join(sorted(splits)) or 'no reports in this installation'} "
-                 "(models/eval_*.json, models/parity_*.json of the repository)")
+                 "(models/eval_*.json, models/parity_*.json of the repository); top-1 against FER2013's labels, "
+                 "FER+ against the plurality of the FER+ annotators; net: the network's input size")
     return "\n".join(lines)
