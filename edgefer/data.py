@@ -263,7 +263,7 @@ def _load_ferplus_split(folder: Path, skip_bad: bool) -> FaceDataset:
                 where = f"{label_file}: line {reader.line_num}"
                 if len(row) != 2 + len(ferplus.COLUMNS):
                     raise DataError(f"{where}: expected {2 + len(ferplus.COLUMNS)} fields "
-                                    "(image, face box, ten votes), found {len(row)}")
+                                    f"(image, face box, ten votes), found {len(row)}")
                 counts = [ferplus.parse_count(c, where, name) for c, name in zip(row[2:], ferplus.COLUMNS)]
                 if sum(counts) == 0:
                     raise DataError(f"{where}: image {row[0].strip()[:60]!r} has no votes (they sum to 0)")
