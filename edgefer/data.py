@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ferplus
+from .ferplus import FER2013_LABELS, FERPLUS_LABELS
 from .datapack import SUFFIX, read_pack, write_pack
 from .errors import DataError
 from .labels import LABELS, NUM_CLASSES, label_index
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 PIXELS = FACE_SIZE * FACE_SIZE
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ALL = "all"
-FER2013_LABELS, FERPLUS_LABELS = "fer2013", "ferplus"
 FERPLUS_LABEL_FILE = "label.csv"
 # The split names that may be carved out of the data when it lacks them (train_val).
 CARVED_TRAIN, CARVED_VAL = "train", "val"

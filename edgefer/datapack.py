@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ferplus
 from .errors import DataError
 from .fileio import atomic_path
 from .labels import NUM_CLASSES
@@ -31,7 +32,6 @@ from .preprocessing import FACE_SIZE
 MAGIC = b"EDGEFER-FACEPACK 1\n"
 SUFFIX = ".facepack"
 CHUNK_FACES = 2048
-VOTE_COLUMNS = 10  # FER+ vote counts per face (edgefer.ferplus.COLUMNS)
 _FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
 
 
@@ -118,11 +118,11 @@ def read_pack(path: str | Path) -> dict[str, PackedSplit]:
                 labels = np.frombuffer(blob(split["labels"]), np.uint8).astype(np.int64)
                 ids = np.array(blob(split["ids"]).decode().split("\n"), dtype=object)
                 ids = ids if len(images) else ids[:0]
-                votes = (np.frombuffer(blob(split["votes"]), np.uint8).reshape(-1, VOTE_COLUMNS).copy()
+                votes = (np.frombuffer(blob(split["votes"]), np.uint8).reshape(-1, len(ferplus.COLUMNS)).copy()
                          if "votes" in split else None)
                 _check_split(name, split, images, labels, ids, votes)
-                source = split.get("label_source", "fer2013")
-                if not isinstance(source, str) or source not in ("fer2013", "ferplus"):
+                source = split.get("label_source", ferplus.FER2013_LABELS)
+                if source not in (ferplus.FER2013_LABELS, ferplus.FERPLUS_LABELS):
                     raise ValueError(f"split {name!r}: unknown label source {str(source)[:40]!r}")
                 out[name] = PackedSplit(images, labels, ids, votes, source)
     except (ValueError, KeyError, TypeError, IndexError, struct.error, lzma.LZMAError) as exc:

@@ -24,8 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .labels import LABELS, NUM_CLASSES
+from .labels import NUM_CLASSES
 
+# What a data set's `labels` are: FER2013's own, or (a FER+ folder, which has none) the
+# seven-emotion argmax of the votes.
+FER2013_LABELS, FERPLUS_LABELS = "fer2013", "ferplus"
 COLUMNS: tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                             "contempt", "unknown", "NF")
 # For each of our LABELS, its column in COLUMNS.
@@ -34,7 +37,6 @@ _LABEL_COLUMN = np.array([COLUMNS.index(name) for name in
 # For each column, its index in LABELS, or -1 (contempt, unknown, NF).
 _COLUMN_LABEL = np.full(len(COLUMNS), -1)
 _COLUMN_LABEL[_LABEL_COLUMN] = np.arange(NUM_CLASSES)
-assert [LABELS[i] for i in _COLUMN_LABEL[_LABEL_COLUMN]] == list(LABELS)
 MAX_VOTES = 255  # per column: FER+ has ten annotators; anything larger is not a vote count
 
 

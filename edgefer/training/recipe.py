@@ -21,7 +21,7 @@ from ..metadata import ModelInfo
 from ..scoring import write_report_files
 from .config import AugmentConfig, TrainConfig
 from .rundir import METRICS_FILE
-from .targets import Targets, training_targets
+from .targets import Targets, learns_ferplus, training_targets
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def labelled(config: TrainConfig, train_ds: FaceDataset) -> tuple[FaceDataset, T
 
 def selection_score(config: TrainConfig, report: dict[str, Any]) -> float:
     """The validation top-1 that picks epochs and final models: against the labels the run learns from."""
-    if config.labels.startswith("ferplus") and report.get("ferplus", {}).get("top1") is not None:
+    if learns_ferplus(config.labels) and report.get("ferplus", {}).get("top1") is not None:
         return report["ferplus"]["top1"]
     return report["top1"]
 

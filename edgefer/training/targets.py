@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ferplus
-from ..data import FER2013_LABELS, FaceDataset
+from ..data import FaceDataset
+from ..ferplus import FER2013_LABELS
 from ..errors import ConfigError
 from ..labels import NUM_CLASSES
 
@@ -82,9 +83,14 @@ def training_targets(ds: FaceDataset, labels: str, votes_weight: float = 0.5) ->
     return Targets(keep, soft[keep].astype(np.float32), counts)
 
 
+def learns_ferplus(labels: str) -> bool:
+    """Whether a run's targets come from FER+ alone, so FER+ plurality top-1 picks its epochs and models."""
+    return labels.startswith("ferplus")
+
+
 def selection_labels(ds: FaceDataset, labels: str) -> np.ndarray:
     """The hard label each validation face is scored against when choosing epochs and
     final models (-1: not scored): FER+ plurality for the FER+ sources, else the dataset's labels."""
-    if labels.startswith("ferplus") and ds.votes is not None:
+    if learns_ferplus(labels) and ds.votes is not None:
         return ferplus.plurality(ds.votes)
     return ds.labels
