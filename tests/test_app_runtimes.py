@@ -23,6 +23,7 @@ from conftest import import_app_dependency
 from edgefer.errors import ModelError
 from conftest import requires_tf
 from edgefer.export.graph import (
+    add_canonical_input,
     add_luma_input,
     add_softmax_output,
     app_graph_info,
@@ -314,8 +315,8 @@ def test_mobile_docs_python_snippet_runs(mediapipe_classifier, tmp_path, monkeyp
 # --- the exporter's conversion step: a new export takes the canonical face ------------------
 
 @pytest.fixture(scope="module")
-def tiny_64px_int8():
-    """A tiny Keras network at 64 px converted to int8 logits, per --io, with its record."""
+def tiny_64px_models():
+    """A tiny Keras network at 64 px converted to int8 logits per --io, and to float32, with its record."""
     from edgefer.export.convert import convert, representative_data
     from edgefer.metadata import ModelInfo
     from edgefer.preprocessing import model_input
@@ -329,29 +330,59 @@ def tiny_64px_int8():
     model = keras.Model(inputs, keras.layers.Dense(len(LABELS))(keras.layers.GlobalAveragePooling2D()(hidden)))
     calibration = model_input(faces(4, seed=1)[0], spec)
     info = ModelInfo(preprocess=spec, output="logits", temperature=1.3)
-    return {io: convert(model, "int8", representative_data(calibration), io) for io in ("uint8", "int8")}, info
+    blobs = {io: convert(model, "int8", representative_data(calibration), io) for io in ("uint8", "int8")}
+    blobs["float32"] = convert(model, "float32")
+    return blobs, info
 
 
 @requires_tf
-@pytest.mark.parametrize("io", ["uint8", "int8"])
-def test_new_exports_take_the_canonical_face_and_answer_as_the_network_did(tiny_64px_int8, io):
-    blobs, info = tiny_64px_int8
+@pytest.mark.parametrize("io", ["uint8", "int8", "float32"])
+def test_new_exports_take_the_canonical_face_and_answer_as_the_network_did(tiny_64px_models, io):
+    blobs, info = tiny_64px_models
     network = TFLiteModel(embed_model_info(blobs[io], info))  # fed faces resized by edgefer (Pillow) to 64 px
     exported = TFLiteModel(embed_model_info(for_app_runtimes(blobs[io], info.preprocess, info.temperature),
                                             app_graph_info(info, info.temperature)))
     assert exported._input.shape == (1, FACE_SIZE, FACE_SIZE, 3) and exported.input_dtype == np.dtype(io)
     assert exported.info.preprocess.takes_canonical_face
     assert exported.info.source["app_graph"]["network_size"] == 64
-    x, _ = faces(3, seed=4)
+    x, _ = faces(5, seed=4)  # more than one face: a float model runs them as one batch
     expected = softmax(network.run_faces(x).astype(np.float64), info.temperature)
     got = exported.run_faces(x)
-    # The in-graph resize is Pillow's, bit for bit; the int8 softmax's 1/256 step is the difference.
-    assert (got.argmax(1) == expected.argmax(1)).all() and np.abs(got - expected).max() <= 1 / 256 + 1e-6
+    # The int8 in-graph resize is Pillow's, bit for bit, and the int8 softmax's 1/256 step is the
+    # difference; a float graph keeps the fractions Pillow rounds to whole grey levels.
+    tolerance = 1e-3 if io == "float32" else 1 / 256 + 1e-6
+    assert (got.argmax(1) == expected.argmax(1)).all() and np.abs(got - expected).max() <= tolerance
 
 
 @requires_tf
-def test_a_model_without_the_canonical_input_warns_once_and_upgrades(tiny_64px_int8, caplog):
-    blobs, info = tiny_64px_int8
+@pytest.mark.parametrize("io", ["uint8", "float32"])
+def test_the_luma_step_on_pixel_groups_computes_the_same_bits(tiny_64px_models, io):
+    """The export runs the luma step on groups of 8 pixels (a speed-up); the numbers must not move."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    blobs, info = tiny_64px_models
+    single = add_softmax_output(add_canonical_input(add_luma_input(blobs[io], info.preprocess)), info.temperature)
+    grouped = for_app_runtimes(blobs[io], info.preprocess, info.temperature)
+    colour = np.random.default_rng(5).integers(0, 256, (6, FACE_SIZE, FACE_SIZE, 3), dtype=np.uint8)
+    outputs = []
+    for blob in (single, grouped):
+        interpreter = Interpreter(model_content=blob)
+        interpreter.allocate_tensors()
+        names = {t["name"] for t in interpreter.get_tensor_details()}
+        assert ("luma/grouped" in names) == (blob is grouped)
+        detail, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        rows = []
+        for face in colour:
+            interpreter.set_tensor(detail["index"], face[None].astype(detail["dtype"]))
+            interpreter.invoke()
+            rows.append(interpreter.get_tensor(out["index"]).copy())
+        outputs.append(np.concatenate(rows))
+    assert np.array_equal(outputs[0], outputs[1])
+
+
+@requires_tf
+def test_a_model_without_the_canonical_input_warns_once_and_upgrades(tiny_64px_models, caplog):
+    blobs, info = tiny_64px_models
     old_style = embed_model_info(add_softmax_output(add_luma_input(blobs["uint8"], info.preprocess), info.temperature),
                                  replace(app_graph_info(info, info.temperature), preprocess=info.preprocess))
     with caplog.at_level(logging.WARNING, logger="edgefer.runtime.model"):
