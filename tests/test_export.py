@@ -304,6 +304,27 @@ def test_failed_parity_gate_writes_only_the_report(run_dir, synthetic_csv, tmp_p
     assert json.loads((out / "export_report.json").read_text())["failure"].startswith("int8 parity")
 
 
+def test_a_failed_gate_through_the_cli_keeps_its_report_and_drops_an_older_export(run_dir, synthetic_csv, tmp_path,
+                                                                                  monkeypatch, capsys):
+    """The command undoes what it wrote when it fails, except the gate's verdict: its report stays,
+    and the models of an earlier export into the folder, which the report does not describe, go."""
+    from edgefer.cli import main
+    from edgefer.parity import ParityThresholds
+
+    out = tmp_path / "out"
+    common = ["export", str(run_dir), "--int8", "--no-qat", "--data", str(synthetic_csv), "--out", str(out),
+              "--calibration-size", "50"]
+    assert main([*common, "--no-parity-gate"]) == 0
+    assert (out / "model_int8.tflite").is_file()
+    monkeypatch.setattr(ParityThresholds, "validate", lambda self: None)  # 1.01: a gate no model passes
+    code = main([*common, "--min-agreement", "1.01"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and "parity" in err[-1] and "export_report.json" in err[-1]
+    assert sorted(p.name for p in out.iterdir()) == ["export_report.json"]
+    report = json.loads((out / "export_report.json").read_text())
+    assert not report["passed"] and report["failure"].startswith("int8 parity")
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "missing", "mismatched"])
 def test_bad_input_model_exits_2_and_leaves_nothing(run_dir, synthetic_csv, tmp_path, damage, capsys):
     import shutil

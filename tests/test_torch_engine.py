@@ -273,6 +273,53 @@ def test_resume_continues_after_the_last_checkpoint(synthetic_csv, tmp_path, cap
     assert json.loads((out / "config.json").read_text())["epochs"] == 3
 
 
+def test_resume_of_a_finished_run_replaces_its_final_model_only_with_a_better_one(torch_run, synthetic_csv, tmp_path):
+    import shutil
+
+    from edgefer.training import preset, resume, train
+    from edgefer.training.rundir import KEPT_FINAL_MODEL
+
+    # A run that learned next to nothing (one epoch at a vanishing learning rate) ...
+    weak = tmp_path / "weak"
+    train(preset("tiny", engine="torch", data=str(synthetic_csv), out=str(weak), epochs=1, lr=1e-9,
+                 max_train_samples=64))
+    weak_model = (weak / "model.safetensors").read_bytes()
+    weak_top1 = json.loads((weak / "metrics.json").read_text())["top1"]
+    strong_top1 = json.loads((torch_run / "metrics.json").read_text())["top1"]
+    assert strong_top1 > weak_top1 + 0.2
+    # ... holding a better final model than any it can make: a resume keeps that file as it is.
+    strong_model = (torch_run / "model.safetensors").read_bytes()
+    (weak / "model.safetensors").write_bytes(strong_model)
+    kept = resume(weak)
+    assert kept.metrics["final_model"]["choice"] == KEPT_FINAL_MODEL
+    assert (weak / "model.safetensors").read_bytes() == strong_model
+    assert kept.metrics["top1"] == pytest.approx(strong_top1)
+    # A finished run whose final model is worse than its own candidates gets the better one.
+    strong = tmp_path / "strong"
+    shutil.copytree(torch_run, strong)
+    (strong / "model.safetensors").write_bytes(weak_model)
+    replaced = resume(strong)
+    assert replaced.metrics["final_model"]["choice"] != KEPT_FINAL_MODEL
+    assert (strong / "model.safetensors").read_bytes() != weak_model
+    assert replaced.metrics["top1"] > weak_top1 + 0.2
+
+
+def test_a_failed_resume_leaves_the_run_as_it_was(torch_run, tmp_path, capsys):
+    import shutil
+
+    from edgefer.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(torch_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"] = str(tmp_path / "gone.csv")
+    (run / "config.json").write_text(json.dumps(config))
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert main(["train", "--resume", str(run), "--epochs", "6"]) == 2
+    assert "gone.csv" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
 def test_a_run_missing_a_file_is_one_line(torch_run, tmp_path):
     import shutil
 

@@ -67,6 +67,32 @@ def test_resume_continues_from_the_last_checkpoint(synthetic_csv, tmp_path):
     assert json.loads((out / "config.json").read_text())["epochs"] == 3  # the run dir says what ran
 
 
+def test_resume_of_a_finished_run_replaces_its_final_model_only_with_a_better_one(tiny_run, synthetic_csv, tmp_path):
+    import shutil
+
+    from edgefer.training import preset, resume, train
+    from edgefer.training.rundir import KEPT_FINAL_MODEL
+
+    weak = tmp_path / "weak"  # one epoch at a vanishing learning rate: next to nothing learned
+    train(preset("tiny", data=str(synthetic_csv), out=str(weak), epochs=1, lr=1e-9, max_train_samples=64, verbose=0))
+    weak_model = (weak / "model.keras").read_bytes()
+    weak_top1 = json.loads((weak / "metrics.json").read_text())["top1"]
+    strong_top1 = json.loads((tiny_run / "metrics.json").read_text())["top1"]
+    assert strong_top1 > weak_top1 + 0.2
+    strong_model = (tiny_run / "model.keras").read_bytes()
+    (weak / "model.keras").write_bytes(strong_model)
+    kept = resume(weak)
+    assert kept.metrics["final_model"]["choice"] == KEPT_FINAL_MODEL
+    assert (weak / "model.keras").read_bytes() == strong_model
+    assert kept.metrics["top1"] == pytest.approx(strong_top1)
+    strong = tmp_path / "strong"
+    shutil.copytree(tiny_run, strong)
+    (strong / "model.keras").write_bytes(weak_model)
+    replaced = resume(strong)
+    assert replaced.metrics["final_model"]["choice"] != KEPT_FINAL_MODEL
+    assert replaced.metrics["top1"] > weak_top1 + 0.2
+
+
 def test_fine_tune_from_a_weights_file_with_weight_averaging(tiny_run, synthetic_csv, tmp_path):
     from edgefer.training import preset, train
     from edgefer.training.keras_env import keras

@@ -40,6 +40,8 @@ KERAS_MODEL_FILE = "model.keras"
 TORCH_MODEL_FILE = "model.safetensors"
 MODEL_FILES = {"keras": KERAS_MODEL_FILE, "torch": TORCH_MODEL_FILE}
 BEST_WEIGHTS = {"keras": "best_weights.h5", "torch": "best.safetensors"}
+# The final-model candidate a resumed, finished run already holds: kept unless another scores higher.
+KEPT_FINAL_MODEL = "kept: the run's final model"
 # lr: the learning rate of the epoch's last step (recipe.scheduled_lr); head_only: 1 while the backbone was frozen.
 HISTORY_KEYS = ("epoch", "head_only", "lr", "loss", "accuracy", "top3", "val_loss", "val_accuracy", "val_top3",
                 "seconds")
@@ -125,13 +127,17 @@ def remove_partial_checkpoints(folder: Path) -> None:
 
 
 def write_start(io_dir: Path, config: TrainConfig, info: ModelInfo, resume: bool) -> None:
-    if not resume:
-        write_json(io_dir / CONFIG_FILE, config.to_dict())
+    """The run's config and model record, once the data and weights have passed their checks;
+    a resume rewrites the config only when its overrides changed it (the run dir describes what ran)."""
+    path = io_dir / CONFIG_FILE
+    if not resume or not path.is_file() or TrainConfig.load(path).to_dict() != config.to_dict():
+        write_json(path, config.to_dict())
     write_json(io_dir / MODEL_INFO_FILE, info.to_dict())
 
 
 def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
-    """The config of a run to resume, with `overrides` (e.g. epochs=40) applied and recorded."""
+    """The config of a run to resume, with `overrides` (e.g. epochs=40) applied; the trainer
+    records them in the run (write_start) once its checks have passed."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"{run_dir}: not a run directory to resume (no {CONFIG_FILE})")
@@ -143,7 +149,6 @@ def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
         setattr(config, key, value)
     if changed:
         config.validate()
-        write_json(run_dir / CONFIG_FILE, config.to_dict())  # the run dir describes what ran
     return config
 
 

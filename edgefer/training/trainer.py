@@ -25,7 +25,7 @@ from . import rundir
 from .batchnorm import recalibrate_batchnorm
 from .config import TrainConfig
 from .keras_env import keras, tf
-from .keras_models import HEAD_LAYERS, build_model
+from .keras_models import HEAD_LAYERS, build_model, load_keras_model
 from .keras_predictor import KerasPredictor
 from .pipeline import make_dataset
 from .recipe import (
@@ -290,6 +290,20 @@ def _recalibration_batches(config: TrainConfig, spec, train_x: np.ndarray):
         yield model_input(train_x[idx], spec)  # already at model size: no resize
 
 
+def _kept_final_weights(final, path: Path):
+    """The weights of the final model a resumed run finished with before (None for a run that
+    never finished, or whose file no longer loads into this architecture)."""
+    if not path.is_file():
+        return None
+    try:
+        weights = load_keras_model(path).get_weights()
+        final.set_weights(weights)
+    except (ModelError, ValueError, OSError) as exc:
+        log.warning("%s: not kept as a final model candidate (%s)", path, exc)
+        return None
+    return weights
+
+
 def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
     """Pick the final model: best or last epoch, running or re-estimated BatchNorm statistics.
 
@@ -313,11 +327,19 @@ def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
             report, _ = score(predictor, val_ds)
             scored.append((selection_score(config, report), f"{epoch_name} epoch, re-estimated statistics",
                            final.get_weights(), report))
+    final_file = io_dir / rundir.KERAS_MODEL_FILE
+    kept = _kept_final_weights(final, final_file)
+    if kept is not None:
+        final.set_weights(kept)
+        report, _ = score(predictor, val_ds)
+        scored.append((selection_score(config, report), rundir.KEPT_FINAL_MODEL, kept, report))
     for top1, name, _, _ in scored:
         log.info("final model candidate: %-40s val top-1 %.4f", name, top1)
-    top1, choice, weights, report = max(scored, key=lambda c: c[0])
-    final.set_weights(weights)
-    with atomic_path(io_dir / rundir.KERAS_MODEL_FILE, suffix=".keras") as tmp:
-        final.save(str(tmp))
+    # A tie keeps the run's final model: a resume never replaces it with one no better.
+    top1, choice, weights, report = max(scored, key=lambda c: (c[0], c[1] == rundir.KEPT_FINAL_MODEL))
+    if choice != rundir.KEPT_FINAL_MODEL:
+        final.set_weights(weights)
+        with atomic_path(final_file, suffix=".keras") as tmp:
+            final.save(str(tmp))
     report["final_model"] = {"choice": choice, "candidates": {name: t for t, name, _, _ in scored}}
     return report

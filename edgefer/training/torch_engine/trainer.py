@@ -265,16 +265,38 @@ def _finish(session: _Session, io_dir: Path, info, data: _Data, val_ds, spec) ->
     if config.bn_recalibration_batches:
         candidates.update({f"{name}, re-estimated statistics": _recalibrated(model, data, spec, config)
                            for name, model in list(candidates.items())})
+    final_file = io_dir / rundir.TORCH_MODEL_FILE
+    kept = _kept_final_model(config, final_file, device)
+    if kept is not None:
+        candidates[rundir.KEPT_FINAL_MODEL] = kept
     scored = []
     for name, model in candidates.items():
         report, _ = score(TorchPredictor(model, info, name, device), val_ds)
         log.info("final model candidate: %-40s val top-1 %.4f", name, selection_score(config, report))
         scored.append((selection_score(config, report), name, model, report))
-    _, choice, model, report = max(scored, key=lambda c: c[0])
-    save_weights(model, io_dir / rundir.TORCH_MODEL_FILE)
-    report["model"] = str(io_dir / rundir.TORCH_MODEL_FILE)
+    # A tie keeps the run's final model: a resume never replaces it with one no better.
+    _, choice, model, report = max(scored, key=lambda c: (c[0], c[1] == rundir.KEPT_FINAL_MODEL))
+    if choice != rundir.KEPT_FINAL_MODEL:
+        save_weights(model, final_file)
+    report["model"] = str(final_file)
     report["final_model"] = {"choice": choice, "candidates": {name: t for t, name, _, _ in scored}}
     return report
+
+
+def _kept_final_model(config: TrainConfig, path: Path, device):
+    """The final model a resumed run finished with before, to be beaten by the new candidates
+    (None for a run that never finished, or whose file no longer loads)."""
+    if not path.is_file():
+        return None
+    from .nets import load_weights
+
+    model = build_model(config.family, "none", config.dropout, 0.0).to(device)
+    try:
+        load_weights(model, path)
+    except (ModelError, ConfigError) as exc:
+        log.warning("%s: not kept as a final model candidate (%s)", path, exc)
+        return None
+    return model
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
