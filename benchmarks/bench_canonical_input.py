@@ -16,8 +16,8 @@ size, int8 logits out) and rebuilds around it, with the export's own graph edits
 - ``resize-then-luma``: one uint8 resize of the RGB face first, the luma step at the network's size;
 - ``network-size input``: no canonical input (each runtime resizes the crop to the network's size),
 
-times one invoke of each (1 thread, ``--repeat`` in a row, the graphs interleaved round by
-round so that load on the machine falls on all alike), and counts how often each graph's
+times one invoke of each (1 thread, ``--repeat`` in a row, the graphs interleaved in a new
+order each round so that load on the machine falls on all alike), and counts how often each graph's
 top-1 on the faces (48 px) matches the network fed the faces as training resized them
 (Pillow). The cost of edgefer's steps is the p50 of ``shipped`` over the p50 of ``bare
 network``; the issue's bar is 1.05.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
+import random
 import statistics
 import sys
 import time
@@ -41,7 +41,7 @@ from edgefer.data import load_split
 from edgefer.export import graph as G
 from edgefer.metadata import APP_GRAPH_KEY, read_model_info
 from edgefer.preprocessing import FACE_SIZE, resize_faces
-from edgefer.provenance import file_sha256, host_cpu, portable
+from edgefer.provenance import file_sha256, host_cpu, script_command, sha256_or_none
 from edgefer.runtime.zoo import SHIPPED, SHIPPED_MODELS
 
 RESIZED = b"canonical_face/resized"
@@ -155,9 +155,11 @@ def measure(name: str, faces: np.ndarray, rounds: int, repeat: int) -> dict:
         detail = interpreter.get_input_details()[0]
         feeds[graph] = (detail["index"], np.zeros(detail["shape"], detail["dtype"]))
     times: dict[str, list[float]] = {graph: [] for graph in graphs}
+    order, rng = list(interpreters), random.Random(0)
     for _ in range(rounds):
-        for graph, interpreter in interpreters.items():
-            index, x = feeds[graph]
+        rng.shuffle(order)  # no graph always runs after the same one (caches, frequency)
+        for graph in order:
+            interpreter, (index, x) = interpreters[graph], feeds[graph]
             for _ in range(repeat):
                 start = time.perf_counter()
                 interpreter.set_tensor(index, x)
@@ -187,9 +189,9 @@ def main() -> int:
     if unknown:
         parser.error(f"--models: no shipped model is called {', '.join(unknown)}")
     faces = load_split(args.data, args.split).images[: args.n]
-    report = {"data": portable(args.data), "data_sha256": file_sha256(args.data) if os.path.isfile(args.data) else None,
+    report = {"data": Path(args.data).name, "data_sha256": sha256_or_none(args.data),
               "split": args.split, "faces": len(faces), "rounds": args.rounds, "repeat": args.repeat, "threads": 1,
-              "command": shlex.join(["python", *map(portable, sys.argv)]), "host_cpu": host_cpu(),
+              "command": script_command(sys.argv, args.data), "host_cpu": host_cpu(),
               "load_average_before": os.getloadavg()[0], "models": {}}
     for name in names:
         report["models"][name] = measure(name, faces, args.rounds, args.repeat)

@@ -3,7 +3,7 @@ with --crops, how often the page and `edgefer predict` agree on real face crops.
 
     make app-deps                       # chromium, @mediapipe/tasks-vision, mediapipe
     python benchmarks/bench_web.py [--frames 300] [--model default]
-    python benchmarks/bench_web.py --crops fer2013.csv.gz [--n 300] [--split PublicTest]
+    python benchmarks/bench_web.py --crops fer2013.csv.gz [--n 300] [--split PublicTest] [--json OUT]
 
 The fake camera shows examples/astronaut.jpg in a 640x480 frame, as in tests/test_web.py (whose
 video writer and browser flags this reuses). The page detects (BlazeFace short range) and
@@ -13,7 +13,8 @@ browser's frame rate (60 Hz); Chromium runs with --disable-gpu (software renderi
 --crops writes the first N faces of the split as PNG crops of 48 px, each shipped model's network
 size and 160 px (Pillow's bicubic upscale) into a temporary folder, opens each through the page's
 file input with "images are face crops" on (tests/test_web.py's CropPage) and runs `edgefer predict`
-on the same files: top-1 agreement and mean absolute score difference per model and size.
+on the same files: top-1 agreement and mean absolute score difference per model and size;
+--json writes that report (tools/report_tables.py renders it in the README).
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ from test_web import CHROMIUM_FLAGS, PHOTO, _serve, _y4m, agreement, page_and_pr
 
 from edgefer.data import load_split  # noqa: E402
 from edgefer.runtime import EmotionClassifier  # noqa: E402
+from edgefer.provenance import file_sha256, host_cpu, script_command, sha256_or_none  # noqa: E402
 from edgefer.runtime.zoo import SHIPPED  # noqa: E402
 from edgefer.web import WebConfig  # noqa: E402
 
 
 def crop_agreement(args: argparse.Namespace) -> dict:
     faces = load_split(args.crops, args.split).images[: args.n]
-    result = {"faces": len(faces), "split": args.split, "models": {}}
+    result = {"data": Path(args.crops).name, "data_sha256": sha256_or_none(args.crops), "split": args.split,
+              "faces": len(faces), "command": script_command(sys.argv, args.crops),
+              "host_cpu": host_cpu(), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for model in SHIPPED:
             network = EmotionClassifier(model.name).info.network_size
@@ -56,11 +60,12 @@ def crop_agreement(args: argparse.Namespace) -> dict:
                     images.append(folder / f"face{i:04d}_{size}.png")
                     Image.fromarray(face).resize((size, size), Image.BICUBIC).save(images[-1])
             seen, predicted = page_and_predict(model.name, images, folder / "profile")
-            entry = result["models"][model.name] = {"network_size": network}
+            entry = result["models"][model.name] = {"model": model.file, "model_sha256": file_sha256(model.path),
+                                                    "network_size": network, "sizes": {}}
             for size in sizes:
                 picked = [i for i, path in enumerate(images) if path.stem.endswith(f"_{size}")]
                 top1, gap = agreement([seen[i] for i in picked], [predicted[i] for i in picked])
-                entry[f"{size}px"] = {"top1_agreement": round(top1, 4), "mean_abs_score_diff": round(gap, 5)}
+                entry["sizes"][str(size)] = {"agreement": top1, "mean_abs_score_diff": gap}
     return result
 
 
@@ -71,9 +76,15 @@ def main() -> int:
     parser.add_argument("--crops", help="a FER2013 CSV: measure page/predict agreement on its faces instead")
     parser.add_argument("--split", default="PublicTest")
     parser.add_argument("--n", type=int, default=300, help="faces for --crops")
+    parser.add_argument("--json", help="with --crops: write the report here")
     args = parser.parse_args()
     if args.crops:
-        print(json.dumps(crop_agreement(args), indent=2))
+        text = json.dumps(crop_agreement(args), indent=2)
+        if args.json:
+            tmp = Path(args.json).with_name(f".{Path(args.json).name}.tmp")
+            tmp.write_text(text + "\n", encoding="utf-8")
+            tmp.replace(args.json)
+        print(text)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         frame = np.full((480, 640, 3), 128, np.uint8)

@@ -32,6 +32,13 @@ def portable(text: str) -> str:
     return Path(text).name if os.path.isabs(text) else text
 
 
+def script_command(argv: Sequence[str], data: str | None = None) -> str:
+    """A script's command line as a committed report quotes it: `data` by its file name (as the
+    report names it), other absolute paths as in :func:`portable`."""
+    return shlex.join(["python", *(Path(arg).name if data is not None and arg == data else portable(arg)
+                                   for arg in argv)])
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -65,3 +65,30 @@ def test_a_changed_report_makes_its_table_stale(tmp_path):
 def test_a_bad_region_or_a_missing_report_is_an_error(tmp_path, spec, message):
     with pytest.raises(tables.TableError, match=message):
         tables.rewrite(f"<!-- report-table: {spec} -->\n<!-- /report-table -->\n", tmp_path, "doc.md")
+
+
+def _bench_reports(root: Path, agreement: float = 1.0, drop: str | None = None) -> None:
+    """Synthetic bench_mediapipe, bench_web --crops and bench_canonical_input reports for every shipped model."""
+    def sizes(net):
+        return {str(s): {"agreement": agreement, "mean_abs_score_diff": 0.0004} for s in sorted({48, net, 160})}
+
+    models = {m.name: {"model": m.file, "model_sha256": m.sha256, "network_size": 64, "sizes": sizes(64),
+                       "graphs": {"shipped": {"p50_vs_bare_network": 1.031, "top1_agreement_with_pillow_resized_input": 1.0},
+                                  "bare network": {"p50_vs_bare_network": 1.0}}}
+              for m in SHIPPED if m.name != drop}
+    common = {**PROVENANCE, "faces": 12, "rounds": 5, "repeat": 3, "models": models}
+    for path in (tables.APP_RUNTIMES, tables.WEB_CROPS, tables.IN_GRAPH_COST):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(json.dumps(common))
+
+
+def test_benchmark_tables_show_every_shipped_model_from_their_reports(tmp_path):
+    _bench_reports(tmp_path, agreement=0.987)
+    text = "<!-- report-table: app-runtimes -->\n<!-- /report-table -->\n<!-- report-table: in-graph-cost -->\n<!-- /report-table -->\n"
+    new = tables.rewrite(text, tmp_path)
+    for model in SHIPPED:
+        assert f"| `{model.name}` | 64 px (the network's size) | 0.987, 0.0004 | 0.987, 0.0004 |" in new
+        assert f"| `{model.name}` | 64 px | 1.031x (1.000) | - |" in new
+    _bench_reports(tmp_path, drop=SHIPPED[-1].name)
+    with pytest.raises(tables.TableError, match=f"no entry for the shipped model '{SHIPPED[-1].name}'"):
+        tables.rewrite(text, tmp_path)

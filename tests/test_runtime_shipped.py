@@ -11,7 +11,7 @@ from edgefer.labels import LABELS
 from edgefer.runtime import EmotionClassifier
 from edgefer.runtime.model import default_model_path
 from edgefer.provenance import file_sha256
-from edgefer.runtime.zoo import DEFAULT_MODEL_NAME, REPOSITORY, SHIPPED_MODELS, shipped_model_path
+from edgefer.runtime.zoo import BENCH_REPORTS, DEFAULT_MODEL_NAME, REPOSITORY, SHIPPED_MODELS, shipped_model_path
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
@@ -37,6 +37,13 @@ def test_bundled_file_is_the_one_the_registry_and_its_reports_describe(name):
     parity = json.loads((REPOSITORY / model.parity).read_text())
     assert parity["candidate"]["model_sha256"] == model.sha256
     assert parity["reference"]["model_sha256"] == file_sha256(REPOSITORY / model.reference)
+
+
+@pytest.mark.parametrize("report", sorted(BENCH_REPORTS.values()))
+def test_every_shipped_model_is_in_the_benchmark_reports_as_the_file_it_is(report):
+    models = json.loads((REPOSITORY / report).read_text())["models"]
+    assert {name: entry["model_sha256"] for name, entry in models.items()} == \
+        {name: model.sha256 for name, model in SHIPPED_MODELS.items()}
 
 
 def test_the_default_model_is_the_first_of_the_registry():

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from edgefer.runtime.zoo import REPOSITORY, SHIPPED, SHIPPED_MODELS, ShippedModel
+from edgefer.runtime.zoo import BENCH_REPORTS, REPOSITORY, SHIPPED, SHIPPED_MODELS, ShippedModel
 
 DOCUMENTS = ("README.md", *(model.card for model in SHIPPED))
 REGION = re.compile(r"(<!-- report-table: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /report-table -->)", re.S)
@@ -114,8 +114,74 @@ def parity_table(root: Path, model: ShippedModel) -> str:
     return "\n".join(lines)
 
 
+APP_RUNTIMES, WEB_CROPS, IN_GRAPH_COST = (BENCH_REPORTS[name] for name in
+                                          ("bench_mediapipe", "bench_web", "bench_canonical_input"))
+
+
+def _bench_source(path: str, report: dict[str, Any]) -> str:
+    models = ", ".join(f"`{name}` (sha256 {str(m.get('model_sha256'))[:12]})" for name, m in report["models"].items())
+    return (f"<sub>From `{path}`: {models}; data `{report['data']}` [{report['split']}] (sha256 "
+            f"{str(report.get('data_sha256'))[:12]}), `{report.get('command')}`, on {report.get('host_cpu')}.</sub>")
+
+
+def _shipped_entries(path: str, report: dict[str, Any]):
+    """The report's entry of every shipped model, in the registry's order; a model it lacks is an error."""
+    for model in SHIPPED:
+        if model.name not in report["models"]:
+            raise TableError(f"{path}: no entry for the shipped model {model.name!r}")
+        yield model, report["models"][model.name]
+
+
+def app_runtimes_table(root: Path) -> str:
+    """README: edgefer's answers against MediaPipe's ImageClassifier and the web page, per crop size."""
+    mediapipe, page = read(APP_RUNTIMES, root), read(WEB_CROPS, root)
+    lines = ["| model | crop | MediaPipe (Python) vs edgefer: top-1 agreement, mean \\|score difference\\| "
+             "| the page (headless Chromium) vs `edgefer predict`: top-1 agreement, mean \\|score difference\\| |",
+             "|---|---:|---|---|"]
+    pages = dict(_shipped_entries(WEB_CROPS, page))
+    for model, entry in _shipped_entries(APP_RUNTIMES, mediapipe):
+        sizes = sorted({*map(int, entry["sizes"]), *map(int, pages[model]["sizes"])})
+        for size in sizes:
+            cells = []
+            for measured in (entry["sizes"].get(str(size)), pages[model]["sizes"].get(str(size))):
+                cells.append("-" if measured is None else
+                             f"{measured['agreement']:.3f}, {measured['mean_abs_score_diff']:.4f}")
+            network = " (the network's size)" if size == entry["network_size"] else ""
+            lines.append(f"| `{model.name}` | {size} px{network} | {cells[0]} | {cells[1]} |")
+    lines += ["", f"MediaPipe: {mediapipe['faces']} {mediapipe['split']} faces per size; the page: "
+                  f"{page['faces']} faces per size.", "",
+              _bench_source(APP_RUNTIMES, mediapipe) + "<br>", _bench_source(WEB_CROPS, page)]
+    return "\n".join(lines)
+
+
+IN_GRAPH_COLUMNS = ("shipped", "luma on single pixels", "pixel passes", "resize-then-luma", "network-size input")
+
+
+def in_graph_cost_table(root: Path) -> str:
+    """README: p50 of each graph of a network over the bare network's, and top-1 against Pillow-resized input."""
+    report = read(IN_GRAPH_COST, root)
+    lines = ["| model | network | " + " | ".join(IN_GRAPH_COLUMNS) + " |", "|---|---:|" + "---:|" * len(IN_GRAPH_COLUMNS)]
+    for model, entry in _shipped_entries(IN_GRAPH_COST, report):
+        cells = []
+        for graph in IN_GRAPH_COLUMNS:
+            measured = entry["graphs"].get(graph)
+            if measured is None:
+                cells.append("-")
+                continue
+            agreement = measured.get("top1_agreement_with_pillow_resized_input")
+            cells.append(f"{measured['p50_vs_bare_network']:.3f}x" +
+                         ("" if agreement is None else f" ({agreement:.3f})"))
+        lines.append(f"| `{model.name}` | {entry['network_size']} px | " + " | ".join(cells) + " |")
+    lines += ["", f"p50 of one invoke over the bare network's (1 thread; {report['rounds']} rounds x {report['repeat']} "
+                  "invokes, graphs interleaved); in brackets, top-1 agreement on "
+                  f"{report['faces']} faces with the network fed them resized by Pillow, as in training.", "",
+              _bench_source(IN_GRAPH_COST, report)]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[..., str]] = {"shipped": shipped_table, "evaluation": evaluation_table,
-                                         "parity": parity_table}
+                                         "parity": parity_table, "app-runtimes": app_runtimes_table,
+                                         "in-graph-cost": in_graph_cost_table}
 
 
 def render(spec: str, root: Path) -> str:

@@ -76,6 +76,12 @@ SHIPPED = (
     ),
 )
 SHIPPED_MODELS = {model.name: model for model in SHIPPED}
+# Reports that measure every shipped model at once, by the benchmark that writes them (--json).
+BENCH_REPORTS = {
+    "bench_mediapipe": "models/app_runtimes_publictest.json",  # MediaPipe's ImageClassifier vs edgefer
+    "bench_web": "models/web_crops_publictest.json",  # the web page vs `edgefer predict` (--crops)
+    "bench_canonical_input": "models/canonical_input_publictest.json",  # what the in-graph steps cost
+}
 # The model used wherever none is named: the first of the table.
 DEFAULT_MODEL_NAME = SHIPPED[0].name
 # What `edgefer models` shows of each model's evaluation report.
