@@ -92,6 +92,9 @@ function step() {
   const width = source.videoWidth || source.naturalWidth, height = source.videoHeight || source.naturalHeight;
   if (width && height) {
     if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    // On white, as edgefer.preprocessing flattens a transparent image: the face a cut-out shows.
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, width, height);
     ctx.drawImage(source, 0, 0, width, height);
     const whole = { left: 0, top: 0, width, height };
     const faces = source instanceof HTMLImageElement && $("crops").checked
