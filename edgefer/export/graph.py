@@ -314,12 +314,14 @@ def _resize_by_lines(schema, model, graph, src: int, dst: int, shape: tuple[int,
 
     def lines_pass(image: int, lines: int, length: int, out: int, name: str) -> None:
         """image (lines, length, channels) resized along its lines to (size, length, channels) in out."""
-        flat, flat_resized = tensor(f"{name}/lines", [lines, 1, length * channels]), tensor(f"{name}/lines_resized", [size, 1, length * channels])
+        flat = tensor(f"{name}/lines", [lines, 1, length * channels])
+        flat_resized = tensor(f"{name}/lines_resized", [size, 1, length * channels])
         steps.extend([_reshape_op(schema, model, graph, image, flat),
                       _resize_op(schema, model, graph, like, flat, flat_resized, (size, 1)),
                       _reshape_op(schema, model, graph, flat_resized, out)])
 
-    columns, wide_columns = tensor("columns", [width, height, channels]), tensor("wide_columns", [size, height, channels])
+    columns = tensor("columns", [width, height, channels])
+    wide_columns = tensor("wide_columns", [size, height, channels])
     wide = tensor("wide", [height, size, channels])
     steps.append(_transpose_op(schema, model, graph, src, columns))
     lines_pass(columns, width, height, wide_columns, "width_pass")
@@ -373,7 +375,8 @@ def _luma_conv(schema, model, graph):
     op = next((op for op in graph.operators if _is_op(schema, model, op, "CONV_2D")
                and graph.tensors[op.outputs[0]].name == LUMA_TENSOR.encode()), None)
     if op is None:
-        raise ModelError("the model has no ungrouped luma step in front; add it first (add_luma_input)")
+        raise ModelError("the model has no luma step (a 1x1 convolution of single pixels) in front; "
+                         "add it first (add_luma_input)")
     return op
 
 
