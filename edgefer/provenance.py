@@ -52,14 +52,24 @@ def sha256_or_none(path: str | os.PathLike | None) -> str | None:
     return file_sha256(path) if path is not None and Path(path).is_file() else None
 
 
+# The instruction sets int8 and float kernels pick between (a session's host may have any of them).
+_ISA_FLAGS = (("amx_int8", "AMX"), ("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"), ("avx2", "AVX2"),
+              ("asimddp", "NEON dot product"))
+
+
 def host_cpu() -> str:
+    """The CPU's model name, logical CPU count and its best vector instruction set, e.g.
+    "AMD EPYC, 2 logical CPUs, AVX-512 VNNI": int8 latency differs several-fold between them."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+            lines = f.read().splitlines()
     except OSError:
-        names = []
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    flags = next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith(("flags", "Features"))), set())
     name = names[0] if names else (platform.processor() or platform.machine())
-    return f"{name}, {os.cpu_count() or 1} logical CPUs"
+    isa = next((label for flag, label in _ISA_FLAGS if flag in flags), None)
+    return f"{name}, {os.cpu_count() or 1} logical CPUs" + (f", {isa}" if isa else "")
 
 
 def stamp_model(report: dict[str, Any], path: str | os.PathLike | None) -> None:

@@ -92,3 +92,19 @@ def test_benchmark_tables_show_every_shipped_model_from_their_reports(tmp_path):
     _bench_reports(tmp_path, drop=SHIPPED[-1].name)
     with pytest.raises(tables.TableError, match=f"no entry for the shipped model '{SHIPPED[-1].name}'"):
         tables.rewrite(text, tmp_path)
+
+
+def test_latency_table_comes_from_bench_rows_of_the_shipped_files(tmp_path):
+    model = SHIPPED[0]
+    row = {"model": model.name, "path": model.file, "model_sha256": model.sha256, "dtype": "uint8", "threads": 1,
+           "p50_ms": 0.4321, "p90_ms": 0.5, "p99_ms": 0.6, "faces_per_s": 2000.4, "size_bytes": 3_975_000,
+           "command": "edgefer bench default", "host_cpu": "a CPU"}
+    (tmp_path / "models").mkdir()
+    (tmp_path / tables.RUNTIME_LATENCY).write_text(json.dumps([row]))
+    text = "<!-- report-table: latency -->\n<!-- /report-table -->\n"
+    new = tables.rewrite(text, tmp_path)
+    assert f"| `{model.name}` | uint8 | 1 | 0.43 | 0.50 | 0.60 | 2000 | 3.98 MB |" in new
+    assert "`edgefer bench default` on a CPU" in new
+    (tmp_path / tables.RUNTIME_LATENCY).write_text(json.dumps([{**row, "model_sha256": "0" * 64}]))
+    with pytest.raises(tables.TableError, match="another file than the shipped one"):
+        tables.rewrite(text, tmp_path)

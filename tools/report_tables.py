@@ -179,9 +179,31 @@ def in_graph_cost_table(root: Path) -> str:
     return "\n".join(lines)
 
 
+RUNTIME_LATENCY = "models/bench.json"  # edgefer bench --json
+
+
+def latency_table(root: Path) -> str:
+    """README: `edgefer bench` rows, per-face latency with preprocessing, one row per model and thread count."""
+    rows = read(RUNTIME_LATENCY, root)
+    lines = ["| model | input | threads | p50 ms | p90 ms | p99 ms | faces/s | size |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        shipped = SHIPPED_MODELS.get(row["model"])
+        if shipped is not None and row.get("model_sha256") != shipped.sha256:
+            raise TableError(f"{RUNTIME_LATENCY}: its {row['model']!r} rows time another file than the shipped one")
+        name = f"`{row['model']}`" if shipped else f"`{row['path']}`"
+        lines.append(f"| {name} | {row['dtype']} | {row['threads']} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} | "
+                     f"{row['p99_ms']:.2f} | {row['faces_per_s']:.0f} | {row['size_bytes'] / 1e6:.2f} MB |")
+    sources = sorted({(row.get("command"), row.get("host_cpu")) for row in rows}, key=str)
+    files = ", ".join(dict.fromkeys(f"`{row['path']}` (sha256 {str(row.get('model_sha256'))[:12]})" for row in rows))
+    lines += ["", f"<sub>From `{RUNTIME_LATENCY}`: {files}; " +
+              "; ".join(f"`{command}` on {host}" for command, host in sources) + ".</sub>"]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[..., str]] = {"shipped": shipped_table, "evaluation": evaluation_table,
                                          "parity": parity_table, "app-runtimes": app_runtimes_table,
-                                         "in-graph-cost": in_graph_cost_table}
+                                         "in-graph-cost": in_graph_cost_table, "latency": latency_table}
 
 
 def render(spec: str, root: Path) -> str:

@@ -23,6 +23,7 @@ from ..fileio import write_json
 from ..configtypes import MAX_SEED, check_range
 from ..outputs import Input, Output, plan_outputs
 from ..preprocessing import FACE_SIZE
+from ..provenance import command_line, file_sha256, host_cpu, portable
 from .classifier import EmotionClassifier
 from .model import check_thread_count, resolve_model
 from .zoo import DEFAULT_MODEL_NAME, is_shipped
@@ -113,9 +114,11 @@ def _bench_one(model: str, threads: int, callers: int, face: np.ndarray, config:
         raise errors[0]
     ms = elapsed * 1000.0
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    path = resolve_model(model)
     return {
         "model": model,
-        "path": str(resolve_model(model)),
+        "path": portable(str(path)),
+        "model_sha256": file_sha256(path),
         "backend": classifier.model.backend.name,
         "dtype": str(classifier.model.input_dtype),
         "threads": threads,
@@ -131,6 +134,9 @@ def _bench_one(model: str, threads: int, callers: int, face: np.ndarray, config:
         "size_bytes": classifier.model.size_bytes,
         # Peak of the whole benchmarking process so far, so later rows include earlier ones.
         "peak_rss_mb": None if (rss := peak_rss_mb()) is None else round(rss, 1),
+        # Where the row comes from, on each row: rows of several runs may be gathered in one file.
+        "command": command_line(),
+        "host_cpu": host_cpu(),
     }
 
 
