@@ -7,7 +7,7 @@
 #
 # Each step is skipped when its run is finished and resumed when it was cut short, so the
 # command goes on where a session stopped. Exports and the shipping rule follow by hand:
-# see recipes/ferplus/README.md.
+# see the README's FER+ section.
 set -euo pipefail
 DATA=$1
 VOTES=$2
