@@ -102,6 +102,24 @@ def test_missing_vendor_and_bad_options_are_one_line_errors(tmp_path):
         make_server(WebConfig(port=70000))
 
 
+@pytest.mark.parametrize("score, allowed", [(0.0, False), (1.0, True), (1.01, False)])
+def test_the_page_takes_the_face_scores_predict_takes(score, allowed, tmp_path):
+    from edgefer.errors import EdgeferError
+    from edgefer.runtime.predict import PredictConfig, predict_images
+
+    messages = []
+    for check in (lambda: WebConfig(min_face_score=score).validate(),
+                  lambda: predict_images(PredictConfig(images=[str(tmp_path / "missing.png")], faces=True,
+                                                       min_face_score=score))):
+        try:
+            check()
+            messages.append("")
+        except EdgeferError as exc:
+            messages.append(str(exc))
+    refused = ["--min-face-score must lie in (0, 1]" in m for m in messages]
+    assert refused == [not allowed, not allowed], messages
+
+
 def _y4m(rgb: np.ndarray, path: Path, frames: int = 4) -> np.ndarray:
     """A 4:2:0 YUV4MPEG2 video of one still frame; returns the RGB frame it decodes to."""
     y, cb, cr = Image.fromarray(rgb).convert("YCbCr").split()

@@ -37,6 +37,13 @@ ANCHOR_LAYOUTS = {128: ((8, 2), (16, 6)), 192: ((4, 1),)}
 # full range: real faces in benchmarks/bench_faces.py scored 0.69-0.94, its non-face
 # photos at most 0.47; uniform noise reached 0.6 in 2 of 48 images (at most 0.65).
 DEFAULT_MIN_SCORE = 0.6
+
+
+def check_min_face_score(score: float) -> None:
+    """--min-face-score, for every command that detects faces alike: a score of 1 is allowed
+    (only faces the detector is certain of), 0 is not (every anchor would be a face)."""
+    if not 0.0 < score <= 1.0:
+        raise ConfigError(f"--min-face-score must lie in (0, 1], got {score}")
 NMS_IOU = 0.3
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")  # the subject's right/left
 _SCORE_CLIP = 100.0  # raw scores are clipped before the sigmoid, as MediaPipe does

@@ -12,7 +12,7 @@ from ..errors import ConfigError, DataError
 from ..labels import LABELS
 from ..outputs import Input, Output, plan_outputs
 from ..preprocessing import to_rgb
-from .blazeface import DEFAULT_MIN_SCORE
+from .blazeface import DEFAULT_MIN_SCORE, check_min_face_score
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS
 from .outputs import (
@@ -81,8 +81,7 @@ def _check(config: PredictConfig) -> None:
         raise ConfigError("no images given")
     if config.detector not in DETECTORS:
         raise ConfigError(f"unknown face detector {config.detector!r} (choose from {', '.join(DETECTORS)})")
-    if not 0.0 < config.min_face_score <= 1.0:
-        raise ConfigError(f"--min-face-score must lie in (0, 1], got {config.min_face_score}")
+    check_min_face_score(config.min_face_score)
     if config.require_face and not config.faces:
         raise ConfigError("--require-face needs --faces")
     if config.json is not None and config.json == config.csv == STDOUT:

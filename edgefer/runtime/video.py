@@ -15,7 +15,7 @@ from ..errors import ConfigError, DataError
 from ..fileio import atomic_path
 from ..labels import LABELS
 from ..outputs import Input, Output, plan_outputs
-from .blazeface import DEFAULT_MIN_SCORE
+from .blazeface import DEFAULT_MIN_SCORE, check_min_face_score
 from .classifier import EmotionClassifier
 from .faces import DEFAULT_DETECTOR, DETECTORS, import_cv2
 from .outputs import STDOUT, draw_faces, write_results
@@ -125,8 +125,7 @@ def _check(config: VideoConfig) -> None:
         raise ConfigError(f"--every and --max-frames must be at least 1, got {config.every} and {config.max_frames}")
     if config.json is not None and config.json == config.csv == STDOUT:
         raise ConfigError("--json and --csv cannot both go to stdout ('-')")
-    if not 0.0 < config.min_face_score <= 1.0:
-        raise ConfigError(f"--min-face-score must lie in (0, 1], got {config.min_face_score}")
+    check_min_face_score(config.min_face_score)
     source = _source(config.source)
     plan_outputs([Output("--json", config.json), Output("--csv", config.csv), Output("--annotate", config.annotate)],
                  [Input("SOURCE", None if isinstance(source, int) else source),

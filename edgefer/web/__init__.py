@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..export.graph import has_app_graph, upgrade_model
 from ..export.tflite_metadata import METADATA_NAME, stamp
 from ..metadata import read_metadata_entries, read_model_info
-from ..runtime.blazeface import DEFAULT_MIN_SCORE
+from ..runtime.blazeface import DEFAULT_MIN_SCORE, check_min_face_score
 from ..runtime.faces import DEFAULT_DETECTOR, DEFAULT_MARGIN, make_detector
 from ..runtime.model import resolve_model
 from ..runtime.zoo import DEFAULT_MODEL_NAME
@@ -61,8 +61,7 @@ class WebConfig:
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port must be in 0..65535, got {self.port}")
-        if not 0 < self.min_face_score < 1:
-            raise ConfigError(f"--min-face-score must be in (0, 1), got {self.min_face_score}")
+        check_min_face_score(self.min_face_score)
 
 
 def app_model(model: str) -> tuple[bytes, dict[str, Any]]:
