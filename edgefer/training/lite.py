@@ -13,7 +13,6 @@ for odd input sizes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .keras_env import keras
 
@@ -31,23 +30,6 @@ STEM_FILTERS, HEAD_FILTERS = 32, 1280
 BN_EPSILON, BN_MOMENTUM = 1e-3, 0.99
 
 
-@dataclass(frozen=True)
-class LiteVariant:
-    width: float
-    depth: float
-    resolution: int
-    dropout: float
-
-
-LITE_VARIANTS = {
-    "lite0": LiteVariant(1.0, 1.0, 224, 0.2),
-    "lite1": LiteVariant(1.0, 1.1, 240, 0.2),
-    "lite2": LiteVariant(1.1, 1.2, 260, 0.3),
-    "lite3": LiteVariant(1.2, 1.4, 280, 0.3),
-    "lite4": LiteVariant(1.4, 1.8, 300, 0.3),
-}
-
-
 def _round_filters(filters: int, width: float, divisor: int = 8) -> int:
     filters *= width
     new = max(divisor, int(filters + divisor / 2) // divisor * divisor)
@@ -56,15 +38,16 @@ def _round_filters(filters: int, width: float, divisor: int = 8) -> int:
     return int(new)
 
 
-def block_plan(variant: LiteVariant) -> list[tuple[int, int, int, int, int]]:
-    """One (kernel, stride, expand, filters_in, filters_out) per block, after scaling."""
+def block_plan(width: float, depth: float) -> list[tuple[int, int, int, int, int]]:
+    """One (kernel, stride, expand, filters_in, filters_out) per block, after scaling
+    (edgefer.families holds each Lite variant's width and depth)."""
     plan = []
     last = len(_BASE_BLOCKS) - 1
     for stage, (repeats, kernel, stride, expand, f_in, f_out) in enumerate(_BASE_BLOCKS):
-        f_in = STEM_FILTERS if stage == 0 else _round_filters(f_in, variant.width)
-        f_out = _round_filters(f_out, variant.width)
+        f_in = STEM_FILTERS if stage == 0 else _round_filters(f_in, width)
+        f_out = _round_filters(f_out, width)
         # Lite keeps the first and last stage at their base depth.
-        n = repeats if stage in (0, last) else int(math.ceil(variant.depth * repeats))
+        n = repeats if stage in (0, last) else int(math.ceil(depth * repeats))
         for i in range(n):
             plan.append((kernel, stride if i == 0 else 1, expand, f_in if i == 0 else f_out, f_out))
     return plan
@@ -82,10 +65,9 @@ def _conv_bn(x, filters, kernel, stride, name, activation=True, depthwise=False)
     return x
 
 
-def lite_backbone(inputs, variant_name: str, drop_connect_rate: float = 0.2):
+def lite_backbone(inputs, width: float, depth: float, drop_connect_rate: float = 0.2):
     """Flat EfficientNet-Lite feature extractor on `inputs`; returns the 1280-channel map."""
-    variant = LITE_VARIANTS[variant_name]
-    plan = block_plan(variant)
+    plan = block_plan(width, depth)
     x = _conv_bn(inputs, STEM_FILTERS, 3, 2, "stem_")
     for b, (kernel, stride, expand, f_in, f_out) in enumerate(plan):
         shortcut = x
