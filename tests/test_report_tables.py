@@ -108,3 +108,21 @@ def test_latency_table_comes_from_bench_rows_of_the_shipped_files(tmp_path):
     (tmp_path / tables.RUNTIME_LATENCY).write_text(json.dumps([{**row, "model_sha256": "0" * 64}]))
     with pytest.raises(tables.TableError, match="another file than the shipped one"):
         tables.rewrite(text, tmp_path)
+
+
+def test_peers_table_needs_robustness_for_every_model_it_times(tmp_path):
+    entry = {"top1": 0.6676, "mcc": 0.5992, "ferplus": {"top1": 0.6576, "mean_vote_share": 0.5717}, "size_bytes": 3_975_708,
+             "p50_ms": 0.431, "p50_vs_fer": 1.1, "shipped": "fast"}
+    peers = {**PROVENANCE, "n": 84, "models": {"edgefer fast (int8)": entry},
+             "timing": {"threads": 1, "rounds": 3, "calls_per_round": 5, "load_average_after": 0.4}}
+    shifts = {**PROVENANCE, "models": {"edgefer fast (int8)": {"mean_top1_under_shift": 0.6376,
+                                                                "mean_ferplus_top1_under_shift": 0.6427}}}
+    (tmp_path / "models").mkdir()
+    (tmp_path / tables.PEERS).write_text(json.dumps(peers))
+    (tmp_path / tables.ROBUSTNESS).write_text(json.dumps(shifts))
+    text = "<!-- report-table: peers -->\n<!-- /report-table -->\n"
+    assert "| `fast` | 3.98 MB | 0.6676 | 0.5992 | 0.6576 | 0.5717 | 0.6376 | 0.6427 | 0.431 | 1.10x |" in \
+        tables.rewrite(text, tmp_path)
+    (tmp_path / tables.ROBUSTNESS).write_text(json.dumps({**shifts, "models": {}}))
+    with pytest.raises(tables.TableError, match="no entry for 'edgefer fast"):
+        tables.rewrite(text, tmp_path)

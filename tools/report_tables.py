@@ -201,9 +201,39 @@ def latency_table(root: Path) -> str:
     return "\n".join(lines)
 
 
+PEERS, ROBUSTNESS = "models/bench_peers_publictest.json", "models/bench_robustness_publictest.json"
+
+
+def peers_table(root: Path) -> str:
+    """README: the shipped models and fer on clean faces, both label sets, camera shifts and latency."""
+    peers, shifts = read(PEERS, root), read(ROBUSTNESS, root)
+    lines = ["| model | size | top-1 | MCC | FER+ top-1 | vote share | mean top-1 under camera shifts "
+             "| mean FER+ top-1 under shifts | p50 ms/face | p50 vs fer |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, entry in peers["models"].items():
+        if name not in shifts["models"]:
+            raise TableError(f"{ROBUSTNESS}: no entry for {name!r}, which {PEERS} has")
+        shifted = shifts["models"][name]
+        label = f"`{entry['shipped']}`" if entry.get("shipped") else name
+        fp = entry.get("ferplus") or {}
+        cells = ["-" if v is None else f"{v:.4f}" for v in
+                 (entry["top1"], entry["mcc"], fp.get("top1"), fp.get("mean_vote_share"),
+                  shifted["mean_top1_under_shift"], shifted.get("mean_ferplus_top1_under_shift"))]
+        lines.append(f"| {label} | {entry['size_bytes'] / 1e6:.2f} MB | " + " | ".join(cells) +
+                     f" | {entry['p50_ms']:.3f} | {entry['p50_vs_fer']:.2f}x |")
+    timing = peers["timing"]
+    lines += ["", f"{peers['split']}, {peers['n']} faces. Latency: a 48x48 face in, preprocessing included, "
+                  f"{timing['threads']} thread, {timing['rounds']} rounds x {timing['calls_per_round']} calls per "
+                  f"model interleaved (load average {timing['load_average_after']:.1f} after).", "",
+              f"<sub>From `{PEERS}`: `{peers['command']}`, on {peers['host_cpu']}.</sub><br>",
+              f"<sub>From `{ROBUSTNESS}`: `{shifts['command']}`, on {shifts.get('host_cpu')}.</sub>"]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[..., str]] = {"shipped": shipped_table, "evaluation": evaluation_table,
                                          "parity": parity_table, "app-runtimes": app_runtimes_table,
-                                         "in-graph-cost": in_graph_cost_table, "latency": latency_table}
+                                         "in-graph-cost": in_graph_cost_table, "latency": latency_table,
+                                         "peers": peers_table}
 
 
 def render(spec: str, root: Path) -> str:
