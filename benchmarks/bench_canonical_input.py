@@ -39,6 +39,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from edgefer.data import load_split
 from edgefer.export import graph as G
+from edgefer.fileio import write_json
 from edgefer.metadata import APP_GRAPH_KEY, read_model_info
 from edgefer.preprocessing import FACE_SIZE, resize_faces
 from edgefer.provenance import file_sha256, host_cpu, script_command, sha256_or_none
@@ -197,12 +198,9 @@ def main() -> int:
         report["models"][name] = measure(name, faces, args.rounds, args.repeat)
         print(f"{name}: in-graph cost {100 * report['models'][name]['in_graph_cost']:+.1f}%", file=sys.stderr)
     report["load_average_after"] = os.getloadavg()[0]
-    text = json.dumps(report, indent=2)
     if args.json:
-        tmp = Path(args.json).with_name(f".{Path(args.json).name}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(args.json)
-    print(text)
+        write_json(args.json, report)
+    print(json.dumps(report, indent=2))
     return 0
 
 

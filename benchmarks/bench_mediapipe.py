@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edgefer.data import load_split
+from edgefer.fileio import write_json
 from edgefer.labels import LABELS
 from PIL import Image
 
@@ -117,12 +118,9 @@ def main() -> int:
     parser.add_argument("--json", help="write the report here")
     args = parser.parse_args()
     report = run(args)
-    text = json.dumps(report, indent=2)
     if args.json:
-        tmp = Path(args.json).with_name(f".{Path(args.json).name}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(args.json)
-    print(text)
+        write_json(args.json, report)
+    print(json.dumps(report, indent=2))
     ok = all(r["agreement"] >= args.min_agreement and r["mean_abs_score_diff"] <= args.max_mean_diff
              for model in report["models"].values() for r in model["sizes"].values())
     return 0 if ok else 1

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_web import CHROMIUM_FLAGS, PHOTO, _serve, _y4m, agreement, page_and_predict  # noqa: E402
 
 from edgefer.data import load_split  # noqa: E402
+from edgefer.fileio import write_json  # noqa: E402
 from edgefer.runtime import EmotionClassifier  # noqa: E402
 from edgefer.provenance import file_sha256, host_cpu, script_command, sha256_or_none  # noqa: E402
 from edgefer.runtime.zoo import SHIPPED  # noqa: E402
@@ -79,12 +80,10 @@ def main() -> int:
     parser.add_argument("--json", help="with --crops: write the report here")
     args = parser.parse_args()
     if args.crops:
-        text = json.dumps(crop_agreement(args), indent=2)
+        result = crop_agreement(args)
         if args.json:
-            tmp = Path(args.json).with_name(f".{Path(args.json).name}.tmp")
-            tmp.write_text(text + "\n", encoding="utf-8")
-            tmp.replace(args.json)
-        print(text)
+            write_json(args.json, result)
+        print(json.dumps(result, indent=2))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         frame = np.full((480, 640, 3), 128, np.uint8)

@@ -291,8 +291,8 @@ def _recalibration_batches(config: TrainConfig, spec, train_x: np.ndarray):
 
 
 def _kept_final_weights(final, path: Path):
-    """The weights of the final model a resumed run finished with before (None for a run that
-    never finished, or whose file no longer loads into this architecture)."""
+    """The weights of the final model a resumed run finished with before, now also in `final`
+    (None for a run that never finished, or whose file no longer loads into this architecture)."""
     if not path.is_file():
         return None
     try:
@@ -330,7 +330,6 @@ def _finish(config, model, info, io_dir, train_x, val_ds) -> dict[str, Any]:
     final_file = io_dir / rundir.KERAS_MODEL_FILE
     kept = _kept_final_weights(final, final_file)
     if kept is not None:
-        final.set_weights(kept)
         report, _ = score(predictor, val_ds)
         scored.append((selection_score(config, report), rundir.KEPT_FINAL_MODEL, kept, report))
     for top1, name, _, _ in scored:

@@ -257,11 +257,7 @@ def _finish(session: _Session, io_dir: Path, info, data: _Data, val_ds, spec) ->
         candidates["last (EMA)"] = session.ema
     best_file = io_dir / rundir.BEST_WEIGHTS["torch"]
     if best_file.is_file():
-        from .nets import load_weights
-
-        best = build_model(config.family, "none", config.dropout, 0.0).to(device)
-        load_weights(best, best_file)
-        candidates["best"] = best
+        candidates["best"] = _model_from(config, best_file, device)
     if config.bn_recalibration_batches:
         candidates.update({f"{name}, re-estimated statistics": _recalibrated(model, data, spec, config)
                            for name, model in list(candidates.items())})
@@ -283,20 +279,25 @@ def _finish(session: _Session, io_dir: Path, info, data: _Data, val_ds, spec) ->
     return report
 
 
+def _model_from(config: TrainConfig, path: Path, device):
+    """The run's network with the weights saved in `path`."""
+    from .nets import load_weights
+
+    model = build_model(config.family, "none", config.dropout, 0.0).to(device)
+    load_weights(model, path)
+    return model
+
+
 def _kept_final_model(config: TrainConfig, path: Path, device):
     """The final model a resumed run finished with before, to be beaten by the new candidates
     (None for a run that never finished, or whose file no longer loads)."""
     if not path.is_file():
         return None
-    from .nets import load_weights
-
-    model = build_model(config.family, "none", config.dropout, 0.0).to(device)
     try:
-        load_weights(model, path)
+        return _model_from(config, path, device)
     except (ModelError, ConfigError) as exc:
         log.warning("%s: not kept as a final model candidate (%s)", path, exc)
         return None
-    return model
 
 
 def train(config: TrainConfig, resume: bool = False) -> TrainResult:
